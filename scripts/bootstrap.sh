@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what Faultline needs on a fresh Debian/Ubuntu machine, idempotently:
+#   - the Debian packages the sim driver runs inside sandboxes (iproute2, iptables, tcpdump, ...)
+#   - a subordinate uid/gid range for the user that runs the server (sandboxes run as those ids)
+#   - npm dependencies
+# As root it does it; otherwise it prints the exact commands and exits non-zero.
+# `npm start` and `npm test` call it first, so a fresh clone needs nothing else.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+# Packages: binary that proves it is there -> Debian package.
+declare -A NEED=(
+  [ip]=iproute2 [bridge]=iproute2 [iptables]=iptables [newuidmap]=uidmap [tcpdump]=tcpdump
+  [strace]=strace [ping]=iputils-ping [curl]=curl [bwrap]=bubblewrap [tini]=tini
+  [ps]=procps [dig]=dnsutils [socat]=socat [nc]=netcat-openbsd [nsenter]=util-linux
+  [vim.basic]=vim [nano]=nano [less]=less [jq]=jq
+)
+if [[ "${FAULTLINE_E2E:-}" == 1 || "${CI:-}" == true ]]; then NEED[chromium]=chromium; fi
+
+missing=()
+for bin in "${!NEED[@]}"; do
+  if ! PATH="$PATH:/usr/sbin:/sbin" command -v "$bin" >/dev/null 2>&1; then missing+=("${NEED[$bin]}"); fi
+done
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
+
+is_root=0; [[ "$(id -u)" == 0 ]] && is_root=1
+
+if ((${#missing[@]})); then
+  if ((is_root)); then
+    echo "faultline: installing Debian packages: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # `update` only when a package is missing: keeps repeated runs fast and offline-safe.
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "faultline: missing Debian packages. Run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# Sandboxes run as unprivileged host ids from a subordinate range (see docs/sandboxes.md):
+# 256 slots of 65536 ids each, far above the ranges Debian's useradd hands out.
+SUB_START=1073741824
+SUB_COUNT=16777216
+user="$(id -un)"
+need_sub=()
+for f in /etc/subuid /etc/subgid; do
+  if ! grep -qE "^(${user}|$(id -u)):" "$f" 2>/dev/null; then need_sub+=("$f"); fi
+done
+if ((${#need_sub[@]})); then
+  if ((is_root)); then
+    for f in "${need_sub[@]}"; do echo "${user}:${SUB_START}:${SUB_COUNT}" >>"$f"; done
+    echo "faultline: added ${user}:${SUB_START}:${SUB_COUNT} to ${need_sub[*]}" >&2
+  else
+    echo "faultline: user ${user} has no subordinate id range. Run:" >&2
+    for f in "${need_sub[@]}"; do echo "  echo '${user}:${SUB_START}:${SUB_COUNT}' | sudo tee -a $f" >&2; done
+    exit 1
+  fi
+fi
+
+# npm dependencies: install when node_modules is missing or older than the lock file.
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "faultline: installing npm dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
