@@ -1,0 +1,165 @@
+import { FaultlineError } from "../errors.js";
+import type { ClusterSpec } from "../labs/lab.js";
+import { podNetnsName, caliIfaceName } from "./dataplane/render.js";
+import { CalicoIpam } from "./ipam/ipam.js";
+import { calicoRoutes } from "./ipam/routes.js";
+import type { InventoryEvaluation } from "./kubespray/evaluate.js";
+import { formatIp, nth, parseCidr, parseIp, containsIp } from "./net/cidr.js";
+import type { ClusterPlan, PlanNode, PlanPod, PlanService, RouteSpec } from "./plan.js";
+
+/** Expands `{name: worker, count: 6}` into worker-1 .. worker-6, keeping declaration order. */
+export function expandNodes(cluster: ClusterSpec): Array<{ name: string; role: "control-plane" | "worker" }> {
+  const out: Array<{ name: string; role: "control-plane" | "worker" }> = [];
+  for (const n of cluster.nodes) {
+    if (n.count === undefined) out.push({ name: n.name, role: n.role });
+    else for (let i = 1; i <= n.count; i++) out.push({ name: `${n.name}-${i}`, role: n.role });
+  }
+  const seen = new Set<string>();
+  for (const n of out) {
+    if (seen.has(n.name)) throw new FaultlineError(`cluster.nodes: node "${n.name}" is declared twice`, "give every node (after `count` expansion) a unique name");
+    seen.add(n.name);
+  }
+  return out;
+}
+
+/** Calico >= v3.30 programs /32 routes for borrowed tunnel addresses (calico commit dcdaf147e5). */
+export function calicoRoutesBorrowedTunnels(calicoVersion: string): boolean {
+  const m = /^v?(\d+)\.(\d+)/.exec(calicoVersion);
+  if (!m) return false;
+  const [maj, min] = [Number(m[1]), Number(m[2])];
+  return maj > 3 || (maj === 3 && min >= 30);
+}
+
+/**
+ * Computes the whole cluster: node addresses on the node network, Calico blocks and addresses in the
+ * order calico-node claims them, the routes Calico would program, pods and Services.
+ */
+export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEvaluation): ClusterPlan {
+  const nodes = expandNodes(cluster);
+  const names = new Set(nodes.map((n) => n.name));
+  const nodeNet = parseCidr(cluster.nodeNetwork);
+  if (nodes.length + 10 > 2 ** (32 - nodeNet.prefix) - 1) {
+    throw new FaultlineError(`cluster.nodeNetwork ${cluster.nodeNetwork} is too small for ${nodes.length} nodes`, "nodes get .10 upwards; use a /24");
+  }
+  const gateway = formatIp(nth(nodeNet, 1));
+  const address = new Map(nodes.map((n, i) => [n.name, formatIp(nth(nodeNet, 10 + i))]));
+
+  const order = cluster.blockClaimOrder ?? [];
+  for (const n of order) {
+    if (!names.has(n)) throw new FaultlineError(`cluster.blockClaimOrder: node "${n}" does not exist`, `nodes are ${[...names].join(", ")}`);
+  }
+  const claimOrder = [...order, ...nodes.map((n) => n.name).filter((n) => !order.includes(n))];
+
+  const ipam = new CalicoIpam({ pool: ev.podsSubnet, blockSize: ev.blockSize });
+  const tunnel = new Map<string, { address: string; borrowed: boolean }>();
+  // calico-node allocates its tunnel address at start-up, so the start order decides who claims which block.
+  for (const n of claimOrder) {
+    const a = ipam.autoAssign(n, `ipip-tunnel-addr-${n}`);
+    tunnel.set(n, { address: a.address, borrowed: a.borrowed });
+  }
+
+  const pods: PlanPod[] = cluster.pods.map((p) => {
+    if (!names.has(p.node)) {
+      throw new FaultlineError(`cluster.pods: pod ${p.namespace}/${p.name} is on node "${p.node}", which does not exist`, `nodes are ${[...names].join(", ")}`);
+    }
+    const a = ipam.autoAssign(p.node, `k8s-pod-network.${p.namespace}.${p.name}`);
+    return {
+      namespace: p.namespace,
+      name: p.name,
+      node: p.node,
+      address: a.address,
+      borrowed: a.borrowed,
+      netns: podNetnsName(p.namespace, p.name),
+      hostIface: caliIfaceName(p.namespace, p.name),
+      labels: p.labels,
+    };
+  });
+
+  const routesBorrowed = calicoRoutesBorrowedTunnels(ev.calicoVersion);
+  const calico = calicoRoutes(
+    ipam,
+    nodes.map((n) => ({ name: n.name, address: address.get(n.name)!, tunnelAddress: tunnel.get(n.name)?.address ?? null })),
+    { routeBorrowedTunnels: routesBorrowed },
+  );
+
+  const planNodes: PlanNode[] = nodes.map((n) => {
+    const t = tunnel.get(n.name) ?? null;
+    const routes: RouteSpec[] = (calico.get(n.name) ?? []).map((r) => ({
+      dst: r.dst,
+      ...(r.type ? { type: r.type } : {}),
+      ...(r.via ? { via: r.via, dev: "eth0" } : {}),
+      ...(r.src ? { src: r.src } : {}),
+      proto: r.proto,
+    }));
+    // ClusterIPs are reached through the node's tunnel address, as host processes on a Calico node do;
+    // iptables DNAT then rewrites the destination to the endpoint (see docs/sandboxes.md, deviations).
+    routes.push({ dst: ev.serviceAddresses, dev: "eth0", scope: "link", ...(t ? { src: t.address } : {}) });
+    return {
+      name: n.name,
+      role: n.role,
+      address: address.get(n.name)!,
+      tunnelAddress: t?.address ?? null,
+      tunnelBorrowed: t?.borrowed ?? false,
+      blocks: ipam.affinities(n.name),
+      netns: n.name,
+      mtu: 1500,
+      routes,
+    };
+  });
+
+  const services = planServices(cluster, ev, pods, address);
+  return {
+    sandbox,
+    kubesprayVersion: ev.kubesprayVersion,
+    calicoVersion: ev.calicoVersion,
+    routesBorrowedTunnels: routesBorrowed,
+    nodeNetwork: { cidr: cluster.nodeNetwork, gateway, bridge: "br-nodes" },
+    podsSubnet: ev.podsSubnet,
+    serviceCidr: ev.serviceAddresses,
+    blockSize: ev.blockSize,
+    nodes: planNodes,
+    pods,
+    services,
+    blocks: ipam.blocks().map((b) => ({ cidr: b.cidr, affinity: b.affinity, allocations: b.allocations })),
+  };
+}
+
+function planServices(cluster: ClusterSpec, ev: InventoryEvaluation, pods: PlanPod[], nodeAddr: Map<string, string>): PlanService[] {
+  const svcNet = parseCidr(ev.serviceAddresses);
+  const used = new Set<string>();
+  for (const s of cluster.services) {
+    if (!s.clusterIP) continue;
+    if (!containsIp(svcNet, parseIp(s.clusterIP))) {
+      throw new FaultlineError(
+        `cluster.services: ${s.namespace}/${s.name} clusterIP ${s.clusterIP} is outside kube_service_addresses ${ev.serviceAddresses}`,
+        "pick an address inside the service range, or leave clusterIP out to get one assigned",
+      );
+    }
+    used.add(s.clusterIP);
+  }
+  // Like the apiserver's allocator, but deterministic: .1 is `kubernetes`, kubespray puts DNS on .3.
+  let next = 10;
+  const allocate = () => {
+    for (;;) {
+      const ip = formatIp(nth(svcNet, next++));
+      if (!used.has(ip)) return used.add(ip), ip;
+    }
+  };
+  return cluster.services.map((s) => {
+    const selected = Object.keys(s.selector).length
+      ? pods.filter((p) => p.namespace === s.namespace && Object.entries(s.selector).every(([k, v]) => p.labels[k] === v))
+      : [];
+    const nodeEps = s.nodeEndpoints.map((n) => {
+      const a = nodeAddr.get(n);
+      if (!a) throw new FaultlineError(`cluster.services: ${s.namespace}/${s.name} nodeEndpoints names node "${n}", which does not exist`);
+      return a;
+    });
+    return {
+      namespace: s.namespace,
+      name: s.name,
+      clusterIP: s.clusterIP ?? allocate(),
+      ports: s.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.port, protocol: p.protocol })),
+      endpoints: [...selected.map((p) => p.address), ...nodeEps],
+    };
+  });
+}
