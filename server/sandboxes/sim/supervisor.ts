@@ -1,0 +1,334 @@
+/**
+ * The sandbox supervisor: runs INSIDE the sandbox's user + mount + pid + network namespaces, as the
+ * sandbox's unprivileged "root", under tini (pid 1). It builds the cluster (kubespray evaluation, IPAM,
+ * dataplane, faults, node/pod agents), reports progress on fd 3 until ready, then stays up to serve
+ * rebuilds and fault changes. Killing it (or tini) ends the pid namespace, and with it every process,
+ * mount and network namespace of the sandbox: the kernel does the teardown.
+ *
+ * Usage (by the sim driver only): node supervisor.js <box>/spec.json
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import path from "node:path";
+import { FaultlineError, formatError } from "../../errors.js";
+import { createLogger } from "../../log.js";
+import { buildPlan } from "../../sim/build-plan.js";
+import { executeOps, executePhases, spawnRunner } from "../../sim/dataplane/execute.js";
+import { renderProvisioning } from "../../sim/dataplane/render.js";
+import { checkFaults, dataplaneOps, findFaultKind, revertOps } from "../../sim/faults/index.js";
+import type { FaultSpec } from "../../sim/faults/schema.js";
+import { evaluateInventory } from "../../sim/kubespray/evaluate.js";
+import type { ClusterPlan } from "../../sim/plan.js";
+import { bwrapArgs, type TargetRoot } from "./rootfs.js";
+import { supervisorSpecSchema, type SupervisorEvent, type SupervisorSpec } from "./layout.js";
+import { expandNodes } from "../../sim/build-plan.js";
+
+const log = createLogger({ component: "supervisor" }, { json: true });
+const t0 = Date.now();
+
+/** Progress channel to the host; closed once ready, after which the host may be gone. */
+let progress: NodeJS.WritableStream | null = createWriteStream("", { fd: 3 });
+progress.on("error", () => (progress = null));
+function emit(ev: SupervisorEvent): void {
+  log.info("supervisor.event", ev);
+  progress?.write(JSON.stringify(ev) + "\n");
+}
+const phase = (name: string, detail?: string) => emit({ type: "phase", phase: name, ...(detail ? { detail } : {}), ms: Date.now() - t0 });
+
+interface Agent { target: string; child: ChildProcess; pid: number }
+
+/**
+ * Pid 1 of every node and pod: tini (reaps the orphans trainees leave behind) named like a node's init,
+ * so `ps` inside shows no host paths from bubblewrap's command line.
+ */
+const AGENT_INIT = ["/bin/bash", "-c", "exec -a /sbin/init /usr/bin/tini -s -- /usr/bin/sleep infinity"];
+
+class Supervisor {
+  agents: Agent[] = [];
+  plan: ClusterPlan | null = null;
+  generation = 0;
+  /** Faults in force, in the order applied. Inventory faults are injected once, at the first build. */
+  faults: FaultSpec[] = [];
+  busy: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly spec: SupervisorSpec) {
+    this.faults = [...spec.faults];
+  }
+
+  get boxFile() {
+    const b = this.spec.box;
+    return { plan: path.join(b, "plan.json"), vars: path.join(b, "vars.json"), ready: path.join(b, "ready.json"), faults: path.join(b, "faults.json") };
+  }
+
+  /** Serialises builds and fault changes: one change to the kernel state at a time. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.busy.then(fn, fn);
+    this.busy = next.catch(() => {});
+    return next;
+  }
+
+  async build(report: (phase: string, detail?: string) => void): Promise<void> {
+    const { spec } = this;
+    const topo = { nodes: expandNodes(spec.cluster).map((n) => n.name), pods: spec.cluster.pods.map((p) => `${p.namespace}/${p.name}`) };
+    const problems = checkFaults(this.faults, topo);
+    if (problems.length) throw new FaultlineError(`faults: ${problems.map((p) => p.message).join("; ")}`, "fix the lab's faults list");
+
+    if (this.generation === 0) {
+      for (const f of this.faults) {
+        const kind = findFaultKind(f.kind);
+        if (kind?.stage === "inventory") {
+          await (kind.inject as (s: FaultSpec, dir: string) => Promise<unknown>)(f, spec.inventoryDir);
+          report("faults", `injected ${kind.describe(f as never)}`);
+        }
+      }
+    }
+
+    report("kubespray", `evaluating ${spec.inventoryDisplayRoot} with kubespray ${spec.kubespray} semantics`);
+    const ev = await evaluateInventory(spec.inventoryDir, spec.kubespray, { displayRoot: spec.box + "/workspace" });
+    writeFileSync(this.boxFile.vars, JSON.stringify(ev, null, 2));
+
+    report("ipam", `pool ${ev.podsSubnet}, blocks of /${ev.blockSize}`);
+    const plan = buildPlan(spec.name, spec.cluster, ev);
+    writeFileSync(this.boxFile.plan, JSON.stringify(plan, null, 2));
+
+    await this.teardown();
+    report("network", `${plan.nodes.length} nodes, ${plan.pods.length} pods`);
+    const prov = renderProvisioning(plan);
+    await spawnRunner(["ip", "-batch", "-"], prov.netns.map((n) => `netns add ${n}`).join("\n") + "\n");
+    await executePhases(prov.phases);
+    this.plan = plan;
+
+    const ops = dataplaneOps(this.faults, plan);
+    if (ops.length) {
+      report("faults", `${ops.length} kernel changes`);
+      await executeOps(ops);
+    }
+    writeFileSync(this.boxFile.faults, JSON.stringify(this.faults, null, 2));
+
+    report("agents", "starting node and pod shells");
+    await this.startAgents(plan);
+    this.generation++;
+    writeFileSync(
+      this.boxFile.ready,
+      JSON.stringify({ generation: this.generation, readyAt: new Date().toISOString(), agents: Object.fromEntries(this.agents.map((a) => [a.target, a.pid])) }),
+    );
+  }
+
+  /** Removes everything a build created, leaving the workspace and homes. */
+  async teardown(): Promise<void> {
+    for (const a of this.agents) a.child.kill("SIGKILL");
+    this.agents = [];
+    if (existsSync(this.boxFile.ready)) rmSync(this.boxFile.ready);
+    await spawnRunner(["ip", "-all", "netns", "delete"]).catch(() => {});
+    await spawnRunner(["ip", "link", "del", "br-nodes"]).catch(() => {});
+    this.plan = null;
+  }
+
+  private targetRoot(plan: ClusterPlan, target: string): TargetRoot {
+    const { box } = this.spec;
+    const key = target.replaceAll("/", "_");
+    const etc = path.join(box, "etc", key);
+    const home = path.join(box, "home", key);
+    mkdirSync(etc, { recursive: true });
+    mkdirSync(home, { recursive: true });
+    const hostsLines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback", ...plan.nodes.map((n) => `${n.address} ${n.name}`)];
+    const [kind, ...rest] = target.split("/");
+    const hostname = rest[rest.length - 1]!;
+    const ro: Array<[string, string]> = [];
+    const rw: Array<[string, string]> = [[home, "/root"]];
+    const files: Record<string, string> = { hostname: hostname + "\n", hosts: hostsLines.join("\n") + "\n" };
+    if (kind === "node") {
+      const node = plan.nodes.find((n) => n.name === hostname)!;
+      files["resolv.conf"] = `nameserver ${plan.nodeNetwork.gateway}\n`;
+      files["10-calico.conflist"] = JSON.stringify(calicoConflist(plan, node.name), null, 2) + "\n";
+      const kube = path.join(box, "kubernetes", node.name);
+      mkdirSync(path.join(kube, "manifests"), { recursive: true });
+      mkdirSync(path.join(home, "workspace"), { recursive: true });
+      rw.push([kube, "/etc/kubernetes"], [path.join(box, "workspace"), "/root/workspace"]);
+      ro.push([path.join(etc, "10-calico.conflist"), "/etc/cni/net.d/10-calico.conflist"]);
+      ro.push([path.join(box, "trainee.sock"), "/run/faultline/control.sock"]);
+      ro.push([path.join(etc, "faultline-reprovision"), "/opt/faultline/bin/faultline-reprovision"]);
+      files["faultline-reprovision"] = REPROVISION_SCRIPT;
+    } else {
+      const ns = rest[0]!;
+      const dns = plan.services.find((s) => s.namespace === "kube-system" && s.name === "coredns");
+      files["resolv.conf"] = `${dns ? `nameserver ${dns.clusterIP}\n` : ""}search ${ns}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`;
+    }
+    for (const [name, text] of Object.entries(files)) {
+      writeFileSync(path.join(etc, name), text);
+      if (name === "faultline-reprovision") chmodSync(path.join(etc, name), 0o755);
+    }
+    for (const f of ["hostname", "hosts", "resolv.conf"]) ro.push([path.join(etc, f), `/etc/${f}`]);
+    return { hostname, roFiles: ro, rwBinds: rw };
+  }
+
+  private async startAgents(plan: ClusterPlan): Promise<void> {
+    const targets = [
+      ...plan.nodes.map((n) => ({ target: `node/${n.name}`, netns: n.netns })),
+      ...plan.pods.map((p) => ({ target: `pod/${p.namespace}/${p.name}`, netns: p.netns })),
+    ];
+    this.agents = await Promise.all(targets.map((t) => this.startAgent(plan, t.target, t.netns)));
+  }
+
+  private startAgent(plan: ClusterPlan, target: string, netns: string): Promise<Agent> {
+    const args = bwrapArgs(this.targetRoot(plan, target), 3);
+    const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", "bwrap", ...args, "--", ...AGENT_INIT], {
+      stdio: ["ignore", "ignore", "inherit", "pipe"],
+    });
+    return new Promise((resolve, reject) => {
+      let info = "";
+      const pipe = child.stdio[3] as NodeJS.ReadableStream;
+      pipe.on("data", (d: Buffer) => {
+        info += d.toString();
+        const m = /"child-pid"\s*:\s*(\d+)/.exec(info);
+        // bwrap reports the pid before it has assembled the root; the agent is usable once its init runs.
+        if (m) void untilInit(Number(m[1])).then(() => resolve({ target, child, pid: Number(m[1]) }), reject);
+      });
+      child.on("exit", (code, sig) => reject(new FaultlineError(`the shell agent for ${target} exited (${sig ?? code}) before it was ready`, "see supervisor.log in the sandbox folder")));
+      child.on("error", (e) => reject(e));
+    });
+  }
+
+  async applyFault(spec: FaultSpec): Promise<void> {
+    const kind = findFaultKind(spec.kind);
+    if (!kind) throw new FaultlineError(`unknown fault kind "${spec.kind}"`);
+    if (!this.plan) throw new FaultlineError("the sandbox is not built");
+    const topo = { nodes: this.plan.nodes.map((n) => n.name), pods: this.plan.pods.map((p) => `${p.namespace}/${p.name}`) };
+    const problems = checkFaults([spec], topo);
+    if (problems.length) throw new FaultlineError(problems.map((p) => p.message).join("; "), problems[0]?.hint);
+    if (kind.stage === "inventory") await (kind.inject as (s: FaultSpec, dir: string) => Promise<unknown>)(spec, this.spec.inventoryDir);
+    else await executeOps(dataplaneOps([spec], this.plan));
+    this.faults.push(spec);
+    writeFileSync(this.boxFile.faults, JSON.stringify(this.faults, null, 2));
+  }
+
+  async revertFault(index: number): Promise<FaultSpec> {
+    const spec = this.faults[index];
+    if (!spec) throw new FaultlineError(`no fault #${index}; there are ${this.faults.length}`, "list them with `faultline sandbox faults <name>`");
+    const kind = findFaultKind(spec.kind)!;
+    if (kind.stage === "inventory") await (kind.revert as (s: FaultSpec, dir: string) => Promise<unknown>)(spec, this.spec.inventoryDir);
+    else if (this.plan) await executeOps(revertOps(spec, this.plan));
+    this.faults.splice(index, 1);
+    writeFileSync(this.boxFile.faults, JSON.stringify(this.faults, null, 2));
+    return spec;
+  }
+}
+
+/** Waits until `pid` runs the agent init (it has exec'd, so bubblewrap finished its mounts). */
+async function untilInit(pid: number): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("/sbin/init")) return;
+    } catch {
+      throw new FaultlineError(`agent ${pid} exited during start-up`, "see supervisor.log in the sandbox folder");
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new FaultlineError(`agent ${pid} did not start within 2 s`);
+}
+
+/** The CNI config kubespray's Calico role writes, so `cat /etc/cni/net.d/*` on a node looks familiar. */
+function calicoConflist(plan: ClusterPlan, node: string): unknown {
+  return {
+    name: "k8s-pod-network",
+    cniVersion: "0.3.1",
+    plugins: [
+      { type: "calico", datastore_type: "kubernetes", nodename: node, mtu: 1480, ipam: { type: "calico-ipam", assign_ipv4: "true", ipv4_pools: [plan.podsSubnet] }, policy: { type: "k8s" }, kubernetes: { kubeconfig: "/etc/cni/net.d/calico-kubeconfig" } },
+      { type: "portmap", capabilities: { portMappings: true } },
+    ],
+  };
+}
+
+/** In-sandbox command: the analogue of re-running Terraform + kubespray after editing the inventory. */
+const REPROVISION_SCRIPT = `#!/bin/sh
+# Re-provisions this sandbox cluster from the (edited) inventory in ~/workspace, like re-running
+# Terraform + kubespray. Every node and pod is rebuilt: this shell will be disconnected.
+echo '{"op":"rebuild"}' | exec socat -t 60 - UNIX-CONNECT:/run/faultline/control.sock
+`;
+
+type Request = { op: "rebuild" } | { op: "status" } | { op: "fault-apply"; fault: FaultSpec } | { op: "fault-revert"; index: number } | { op: "faults" };
+
+/** JSON-lines control socket. The trainee socket only accepts `rebuild` and `status`. */
+function serve(sup: Supervisor, sockPath: string, trainee: boolean): Server {
+  if (existsSync(sockPath)) rmSync(sockPath);
+  const server = createServer((sock: Socket) => {
+    let buf = "";
+    let handled = false;
+    sock.on("error", () => {});
+    sock.on("data", (d: Buffer) => {
+      if (handled) return;
+      buf += d.toString();
+      if (buf.length > 65536) return void sock.end(JSON.stringify({ ok: false, error: "request too large" }) + "\n");
+      const nl = buf.indexOf("\n");
+      if (nl < 0) return;
+      handled = true;
+      const line = buf.slice(0, nl);
+      void handle(sup, line, trainee, (msg) => sock.write(msg + "\n")).then((res) => sock.end(JSON.stringify(res) + "\n"));
+    });
+  });
+  server.listen(sockPath);
+  return server;
+}
+
+async function handle(sup: Supervisor, line: string, trainee: boolean, say: (s: string) => void): Promise<unknown> {
+  let req: Request;
+  try {
+    req = JSON.parse(line) as Request;
+    if (typeof req !== "object" || req === null || typeof req.op !== "string") throw new Error("missing op");
+  } catch (e) {
+    return { ok: false, error: `malformed request: ${(e as Error).message}` };
+  }
+  if (trainee && req.op !== "rebuild" && req.op !== "status") return { ok: false, error: `operation ${req.op} is not allowed from inside the sandbox` };
+  try {
+    switch (req.op) {
+      case "status":
+        return { ok: true, generation: sup.generation, faults: sup.faults };
+      case "faults":
+        return { ok: true, faults: sup.faults.map((f, i) => ({ index: i, fault: f, description: findFaultKind(f.kind)?.describe(f as never) ?? f.kind })) };
+      case "rebuild":
+        return await sup.serial(async () => {
+          say(trainee ? "faultline: re-provisioning from ~/workspace (this shell will be disconnected; open a new one when it is done)" : "rebuilding");
+          const started = Date.now();
+          await sup.build((p, d) => say(`faultline: ${p}${d ? ": " + d : ""}`));
+          return { ok: true, generation: sup.generation, ms: Date.now() - started };
+        });
+      case "fault-apply":
+        return await sup.serial(async () => (await sup.applyFault(req.fault), { ok: true, faults: sup.faults }));
+      case "fault-revert":
+        return await sup.serial(async () => ({ ok: true, reverted: await sup.revertFault(req.index), faults: sup.faults }));
+      default:
+        return { ok: false, error: "unknown operation " + (req as { op: string }).op };
+    }
+  } catch (e) {
+    log.warn("supervisor.request_failed", { op: req.op, error: formatError(e) });
+    return { ok: false, error: e instanceof FaultlineError ? e.message : String(e), ...(e instanceof FaultlineError && e.hint ? { hint: e.hint } : {}) };
+  }
+}
+
+async function main(): Promise<void> {
+  const specFile = process.argv[2];
+  if (!specFile) throw new FaultlineError("usage: supervisor.js <spec.json>");
+  const spec = supervisorSpecSchema.parse(JSON.parse(readFileSync(specFile, "utf8")));
+  // /run/netns holds the named network namespaces; a tmpfs keeps them private to this mount namespace.
+  await spawnRunner(["mount", "-t", "tmpfs", "-o", "mode=0755", "none", "/run"]);
+  mkdirSync("/run/netns", { recursive: true });
+  const sup = new Supervisor(spec);
+  phase("namespaces", "user, mount, pid and network namespaces up");
+  // The sockets exist before the first build: node agents bind the trainee socket into their root.
+  serve(sup, path.join(spec.box, "control.sock"), false);
+  serve(sup, path.join(spec.box, "trainee.sock"), true);
+  await sup.serial(() => sup.build(phase));
+  emit({ type: "ready", generation: sup.generation, ms: Date.now() - t0 });
+  progress?.end();
+  progress = null;
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => process.exit(0));
+}
+
+main().catch((e: unknown) => {
+  emit({ type: "error", message: e instanceof FaultlineError ? e.message : formatError(e), ...(e instanceof FaultlineError && e.hint ? { hint: e.hint } : {}) });
+  log.error("supervisor.failed", { error: formatError(e) });
+  process.exitCode = 1;
+  // Exiting ends the pid namespace: the kernel removes whatever was half built.
+  setTimeout(() => process.exit(1), 50);
+});

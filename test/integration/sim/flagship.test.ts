@@ -1,0 +1,112 @@
+/**
+ * The flagship incident with the real kernel: a misspelled kubespray variable -> /24 blocks in a /22
+ * pool -> the control plane borrows its tunnel address from worker-3's block -> worker-3 blackholes it.
+ * Then the fix through the sandbox (inventory corrected, re-provisioned) and a full reachability matrix.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { ClusterPlan } from "../../../server/sim/plan.js";
+import { cleanup, testDriver, uniqueName } from "../../support/sandbox.js";
+
+const driver = testDriver();
+const name = uniqueName("flag");
+let plan: ClusterPlan;
+
+/** A one-line HTTP server on the webhook port, left running in the pod (socat forks a responder per connection). */
+const LISTENER = "socat TCP-LISTEN:9443,fork,reuseaddr SYSTEM:'echo HTTP/1.0 200 OK; echo; printf ok' >/dev/null 2>&1 &";
+
+function blockOwnerOf(p: ClusterPlan, address: string): string {
+  const block = p.blocks.find((b) => b.allocations.some((a) => a.address === address));
+  assert.ok(block?.affinity, `no owned block holds ${address}`);
+  return block.affinity;
+}
+
+describe("flagship sandbox (webhook-to-kernel)", { timeout: 120_000 }, () => {
+  before(async () => {
+    ({ plan } = await driver.up({ lab: "webhook-to-kernel", name }));
+  });
+  after(() => cleanup(driver));
+
+  it("evaluates the misspelled prefix to kubespray's default: 4 blocks of /24 for 7 nodes, with borrowing", () => {
+    assert.equal(plan.blockSize, 24);
+    assert.equal(plan.nodes.length, 7);
+    assert.equal(plan.blocks.filter((b) => b.affinity).length, 4);
+    const cp = plan.nodes.find((n) => n.role === "control-plane")!;
+    assert.equal(cp.tunnelBorrowed, true);
+    assert.equal(cp.blocks.length, 0);
+    assert.equal(blockOwnerOf(plan, cp.tunnelAddress!), "worker-3");
+    const vars = driver.vars(name);
+    assert.equal(vars.nodePrefix, 24);
+    assert.ok(vars.ignored.some((v) => v.name === "kube_network_nodes_prefix" && v.didYouMean === "kube_network_node_prefix"));
+  });
+
+  it("on the block owner: ping prints `connect: Invalid argument`, strace shows EINVAL, ip route shows the blackhole", async () => {
+    const cp = plan.nodes.find((n) => n.role === "control-plane")!;
+    const owner = blockOwnerOf(plan, cp.tunnelAddress!);
+    const target = `node/${owner}`;
+    const ping = await driver.exec(name, target, ["ping", "-c", "1", "-W", "1", cp.tunnelAddress!], { timeoutMs: 10_000 });
+    assert.notEqual(ping.code, 0);
+    assert.match(ping.stderr, /ping: connect: Invalid argument/);
+
+    const st = await driver.exec(name, target, ["strace", "-f", "-e", "trace=connect", "curl", "-sS", "--max-time", "2", `http://${cp.tunnelAddress}/`], { timeoutMs: 10_000 });
+    assert.match(st.stderr, /connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(80\), sin_addr=inet_addr\("[\d.]+"\)\}, 16\) = -1 EINVAL \(Invalid argument\)/);
+
+    const routes = await driver.exec(name, target, ["ip", "route"]);
+    const block = plan.nodes.find((n) => n.name === owner)!.blocks[0]!;
+    assert.match(routes.stdout, new RegExp(`^blackhole ${block.replaceAll(".", "\\.")} proto bird`, "m"));
+  });
+
+  it("a TCP listener in the webhook pod answers locally, times out from the control plane, and tcpdump sees the SYN-ACK leave", async () => {
+    const pod = plan.pods.find((p) => p.namespace === "metallb-system" && p.name.startsWith("controller-"))!;
+    const podTarget = `pod/${pod.namespace}/${pod.name}`;
+    const cp = plan.nodes.find((n) => n.role === "control-plane")!;
+    await driver.exec(name, podTarget, ["sh", "-c", LISTENER]);
+    const local = await driver.exec(name, podTarget, ["curl", "-sS", "--max-time", "2", `http://${pod.address}:9443/`], { timeoutMs: 10_000 });
+    assert.equal(local.stdout, "ok", local.stderr);
+
+    await driver.exec(name, podTarget, ["sh", "-c", "timeout 8 tcpdump -l -n -i eth0 -c 4 'tcp port 9443' >/tmp/cap.txt 2>/dev/null &"]);
+    await new Promise((r) => setTimeout(r, 700));
+    const remote = await driver.exec(name, `node/${cp.name}`, ["curl", "-sS", "--connect-timeout", "2", `http://${pod.address}:9443/`], { timeoutMs: 10_000 });
+    assert.equal(remote.code, 28, remote.stderr);
+    assert.match(remote.stderr, /Connection timed out|Failed to connect.*timed out|Timeout was reached/i);
+
+    const cap = await driver.exec(name, podTarget, ["sh", "-c", "sleep 1; cat /tmp/cap.txt"]);
+    assert.match(cap.stdout, new RegExp(`${cp.tunnelAddress!.replaceAll(".", "\\.")}\\.\\d+ > ${pod.address.replaceAll(".", "\\.")}\\.9443: Flags \\[S\\]`));
+    assert.match(cap.stdout, new RegExp(`${pod.address.replaceAll(".", "\\.")}\\.9443 > ${cp.tunnelAddress!.replaceAll(".", "\\.")}\\.\\d+: Flags \\[S\\.\\]`));
+  });
+
+  it("the ClusterIP of the webhook Service is DNATed to the pod: it times out from cp-1 the same way", async () => {
+    const svc = plan.services.find((s) => s.name === "metallb-webhook-service")!;
+    const res = await driver.exec(name, "node/cp-1", ["curl", "-sS", "--connect-timeout", "2", `http://${svc.clusterIP}:443/`], { timeoutMs: 10_000 });
+    assert.equal(res.code, 28, res.stderr);
+  });
+
+  it("after fixing the variable and re-provisioning: /25 blocks, no borrowing, and every node and pod reaches every other", async () => {
+    // The trainee's fix: put the variable back under the name kubespray reads (revert the typo), re-provision.
+    await driver.control(name, { op: "fault-revert", index: 0 });
+    const fixed = await driver.exec(name, "node/cp-1", ["grep", "-n", "kube_network_node_prefix", "workspace/inventory/mycluster/group_vars/k8s_cluster/k8s-cluster.yml"]);
+    assert.match(fixed.stdout, /kube_network_node_prefix: 25/);
+    await driver.control(name, { op: "rebuild" });
+    const p = driver.plan(name);
+    assert.equal(p.blockSize, 25);
+    assert.ok(p.nodes.every((n) => n.blocks.length === 1 && !n.tunnelBorrowed));
+    assert.ok(p.pods.every((x) => !x.borrowed));
+
+    const addresses = [...p.nodes.flatMap((n) => [n.address, n.tunnelAddress!]), ...p.pods.map((x) => x.address)];
+    const targets = [...p.nodes.map((n) => `node/${n.name}`), ...p.pods.map((x) => `pod/${x.namespace}/${x.name}`)];
+    const script = `for ip in ${addresses.join(" ")}; do ping -c 1 -W 1 -q $ip >/dev/null 2>&1 || echo "FAIL $ip"; done`;
+    const failures: string[] = [];
+    for (const t of targets) {
+      const r = await driver.exec(name, t, ["sh", "-c", script], { timeoutMs: 60_000 });
+      for (const line of r.stdout.split("\n").filter(Boolean)) failures.push(`${t} -> ${line}`);
+    }
+    assert.deepEqual(failures, [], `${targets.length}x${addresses.length} matrix`);
+
+    const svc = p.services.find((s) => s.name === "metallb-webhook-service")!;
+    const pod = p.pods.find((x) => x.name.startsWith("controller-"))!;
+    await driver.exec(name, `pod/${pod.namespace}/${pod.name}`, ["sh", "-c", LISTENER]);
+    await new Promise((r) => setTimeout(r, 200));
+    const viaSvc = await driver.exec(name, "node/cp-1", ["curl", "-sS", "--max-time", "3", `http://${svc.clusterIP}:443/`], { timeoutMs: 10_000 });
+    assert.equal(viaSvc.stdout, "ok", viaSvc.stderr);
+  });
+});

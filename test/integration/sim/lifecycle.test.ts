@@ -1,0 +1,102 @@
+/**
+ * Lifecycle: a sandbox outlives its creator, `down` leaves nothing, a SIGKILLed supervisor takes its
+ * namespaces with it and `gc` removes the rest, and every bad input fails cleanly with nothing left.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { distRoot } from "../../../server/paths.js";
+import { FaultlineError } from "../../../server/errors.js";
+import { cleanup, eventually, fixtureLab, processesInRange, tempDataDir, testDriver, uniqueName } from "../../support/sandbox.js";
+
+const driver = testDriver();
+after(() => cleanup(driver));
+
+function slotsUsed(): string[] {
+  const dir = path.join(driver.dataDir, "slots");
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+describe("sandbox lifecycle", { timeout: 120_000 }, () => {
+  it("reports its phases, and `down` removes every process, namespace and file", async () => {
+    const name = uniqueName("life");
+    const phases: string[] = [];
+    await driver.up({ lab: fixtureLab("small-ok"), name, onPhase: (p) => phases.push(p.phase) });
+    assert.deepEqual(
+      phases.filter((p, i) => phases.indexOf(p) === i),
+      ["prepare", "namespaces", "kubespray", "ipam", "network", "agents", "ready"],
+    );
+    const meta = driver.meta(name);
+    assert.ok(processesInRange(meta.uidBase).length >= 4);
+    await driver.down(name);
+    assert.deepEqual(await eventually(() => processesInRange(meta.uidBase), (p) => p.length === 0), []);
+    assert.equal(existsSync(driver.paths(name).root), false);
+    assert.deepEqual(slotsUsed(), []);
+  });
+
+  it("outlives the CLI that created it (like kind), and the CLI can enter it afterwards", () => {
+    const name = uniqueName("cli");
+    const cli = path.join(distRoot, "..", "bin", "faultline.js");
+    const env = { ...process.env, FAULTLINE_DATA_DIR: driver.dataDir };
+    const out = execFileSync(process.execPath, [cli, "sandbox", "up", fixtureLab("small-ok"), "--name", name, "--json"], { env, encoding: "utf8" });
+    const info = JSON.parse(out) as { nodes: Array<{ name: string; address: string }> };
+    assert.equal(info.nodes.length, 3);
+    const hostname = execFileSync(process.execPath, [cli, "sandbox", "exec", name, "node/worker-2", "--", "hostname"], { env, encoding: "utf8" });
+    assert.equal(hostname.trim(), "worker-2");
+    assert.match(execFileSync(process.execPath, [cli, "sandbox", "ls"], { env, encoding: "utf8" }), new RegExp(`${name}\\tsmall-ok\\trunning`));
+    execFileSync(process.execPath, [cli, "sandbox", "down", name], { env });
+    assert.equal(existsSync(driver.paths(name).root), false);
+  });
+
+  it("SIGKILL of the supervisor tears down every process; gc removes what is left on disk", async () => {
+    const name = uniqueName("kill");
+    await driver.up({ lab: fixtureLab("small-ok"), name });
+    const meta = driver.meta(name);
+    process.kill(meta.initPid, "SIGKILL");
+    assert.deepEqual(await eventually(() => processesInRange(meta.uidBase), (p) => p.length === 0), []);
+    assert.equal(driver.list().find((s) => s.name === name)?.state, "dead");
+    assert.deepEqual(await driver.gc(), [name]);
+    assert.equal(existsSync(driver.paths(name).root), false);
+    assert.deepEqual(slotsUsed(), []);
+  });
+
+  for (const [lab, pattern] of [
+    ["malformed-inventory", /k8s-cluster\.yml:\d+:\d+: not valid YAML/],
+    ["bad-cidr", /k8s-cluster\.yml:1:\d+: .*10\.233\.64\.0\/33/],
+    ["pool-too-small", /kube_network_node_prefix = 24 is shorter than kube_pods_subnet's \/26/],
+  ] as const) {
+    it(`fails cleanly on a lab with ${lab}: a located message, nothing left behind`, async () => {
+      const name = uniqueName("bad");
+      await assert.rejects(driver.up({ lab: fixtureLab(lab), name }), (e: unknown) => {
+        assert.ok(e instanceof FaultlineError);
+        assert.match(e.message, pattern);
+        return true;
+      });
+      assert.equal(existsSync(driver.paths(name).root), false);
+      assert.deepEqual(slotsUsed(), []);
+    });
+  }
+
+  it("refuses a second sandbox with the same name and an invalid name, without touching the first", async () => {
+    const name = uniqueName("dup");
+    await driver.up({ lab: fixtureLab("small-ok"), name });
+    await assert.rejects(driver.up({ lab: fixtureLab("small-ok"), name }), /already exists/);
+    await assert.rejects(driver.up({ lab: fixtureLab("small-ok"), name: "Bad_Name" }), /not a valid sandbox name/);
+    assert.equal(driver.isAlive(name), true);
+    await driver.down(name);
+  });
+
+  it("a data dir nobody else can enter is made traversable, and an unknown target says which exist", async () => {
+    const d = testDriver(tempDataDir());
+    const name = uniqueName("tgt");
+    try {
+      await d.up({ lab: fixtureLab("small-ok"), name });
+      assert.throws(() => d.enterArgv(name, "node/nope"), /has no node\/nope.*|targets are/);
+      assert.throws(() => d.enterArgv(name, "../etc"), /is not a target/);
+    } finally {
+      await cleanup(d);
+    }
+  });
+});

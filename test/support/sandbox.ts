@@ -1,0 +1,55 @@
+import { mkdtempSync, chmodSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createLogger } from "../../server/log.js";
+import { projectRoot } from "../../server/paths.js";
+import { SimDriver } from "../../server/sandboxes/sim/driver.js";
+
+/** A throwaway data directory; sandboxes run as unprivileged ids, so it must be traversable by them. */
+export function tempDataDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "faultline-test-"));
+  chmodSync(dir, 0o711);
+  return dir;
+}
+
+export function testDriver(dataDir = tempDataDir()): SimDriver {
+  return new SimDriver(dataDir, createLogger({ test: true }, { level: "warn" }));
+}
+
+export function fixtureLab(name: string): string {
+  return path.join(projectRoot, "test", "fixtures", "labs", name);
+}
+
+/** Unique per test process, so parallel runs and leftovers never collide. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid.toString(36)}-${Math.floor(Math.random() * 1e4).toString(36)}`;
+}
+
+/** Host pids of processes whose real uid lies in [base, base + 65536): whatever a sandbox left running. */
+export function processesInRange(base: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${d}/status`, "utf8"))![1]);
+      if (uid >= base && uid < base + 65536) out.push(Number(d));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+export async function cleanup(driver: SimDriver): Promise<void> {
+  for (const s of driver.list()) await driver.down(s.name).catch(() => {});
+  rmSync(driver.dataDir, { recursive: true, force: true });
+}
+
+export async function eventually<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
