@@ -99,7 +99,7 @@ async function sandbox(cfg: Config, args: string[]): Promise<number> {
     case "shell": {
       const [name, target, ...extra] = rest;
       if (!name || !target || extra.length) usage("sandbox shell <name> <target>");
-      return runAttached(driver.enterArgv(name, target, undefined, process.env.TERM));
+      return runAttached(driver.enterArgv(name, target, process.stdin.isTTY ? ["script", "-q", "-f", "-e", "-c", "/bin/bash -l", "/dev/null"] : undefined, process.env.TERM));
     }
     case "vars": {
       const [name] = rest;

@@ -3,6 +3,7 @@ import { chownSync, closeSync, cpSync, existsSync, lchownSync, mkdirSync, openSy
 import { connect } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { spawn as spawnPty, type IPty } from "@lydell/node-pty";
 import { FaultlineError, withContext } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { loadLabSandboxSpec } from "../../labs/lab.js";
@@ -268,6 +269,23 @@ export class SimDriver {
       "prlimit", `--nproc=${NPROC_LIMIT}`, "--",
       "env", "-i", "-C", "/root", ...env, ...command,
     ];
+  }
+
+  /**
+   * An interactive terminal in a target: real bash on a host PTY, entered into the target's namespaces.
+   * The web terminal and `sandbox shell` both use this; the PTY master never enters the sandbox.
+   *
+   * @example
+   * const pty = driver.openShell("demo", "node/cp-1", { cols: 120, rows: 40 });
+   * pty.onData((d) => socket.emit("output", d));
+   * pty.write("ip route\r");
+   */
+  openShell(name: string, target: string, size: { cols: number; rows: number; term?: string } = { cols: 80, rows: 24 }): IPty {
+    const term = size.term ?? "xterm-256color";
+    // `script` allocates the shell's terminal from the sandbox's own devpts, so `tty`, job control and
+    // programs that open their terminal by name work; it relays to our host PTY and forwards resizes.
+    const argv = this.enterArgv(name, target, ["script", "-q", "-f", "-e", "-c", "/bin/bash -l", "/dev/null"], term);
+    return spawnPty(argv[0]!, argv.slice(1), { name: term, cols: size.cols, rows: size.rows, env: {} });
   }
 
   /** Runs argv in a target and collects its output (bounded), with a timeout. */

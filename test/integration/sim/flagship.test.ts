@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ClusterPlan } from "../../../server/sim/plan.js";
-import { cleanup, testDriver, uniqueName } from "../../support/sandbox.js";
+import { cleanup, eventually, testDriver, uniqueName } from "../../support/sandbox.js";
 
 const driver = testDriver();
 const name = uniqueName("flag");
@@ -82,11 +82,17 @@ describe("flagship sandbox (webhook-to-kernel)", { timeout: 120_000 }, () => {
   });
 
   it("after fixing the variable and re-provisioning: /25 blocks, no borrowing, and every node and pod reaches every other", async () => {
-    // The trainee's fix: put the variable back under the name kubespray reads (revert the typo), re-provision.
-    await driver.control(name, { op: "fault-revert", index: 0 });
-    const fixed = await driver.exec(name, "node/cp-1", ["grep", "-n", "kube_network_node_prefix", "workspace/inventory/mycluster/group_vars/k8s_cluster/k8s-cluster.yml"]);
+    // The trainee's fix, made from inside the sandbox: rename the variable, re-run the provisioning.
+    const file = "workspace/inventory/mycluster/group_vars/k8s_cluster/k8s-cluster.yml";
+    await driver.exec(name, "node/cp-1", ["sed", "-i", "s/^kube_network_nodes_prefix:/kube_network_node_prefix:/", file]);
+    const fixed = await driver.exec(name, "node/cp-1", ["grep", "-n", "kube_network_node_prefix", file]);
     assert.match(fixed.stdout, /kube_network_node_prefix: 25/);
-    await driver.control(name, { op: "rebuild" });
+    // The shell that asks is rebuilt with the cluster, so it is cut off; the new generation tells it worked.
+    const before = driver.ready(name).generation;
+    const out = await driver.exec(name, "node/cp-1", ["faultline-reprovision"], { timeoutMs: 30_000 });
+    assert.match(out.stdout, /re-provisioning from ~\/workspace/);
+    await eventually(() => { try { return driver.ready(name).generation; } catch { return before; } }, (g) => g === before + 1, 20_000);
+    assert.equal(driver.ready(name).generation, before + 1);
     const p = driver.plan(name);
     assert.equal(p.blockSize, 25);
     assert.ok(p.nodes.every((n) => n.blocks.length === 1 && !n.tunnelBorrowed));
