@@ -182,11 +182,27 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(removed.length ? `removed ${removed.join(", ")}\n` : "nothing to clean up\n");
       return 0;
     }
-    case "serve":
-      throw new FaultlineError(
-        "the web server is not built yet (issue #5); the CLI offers sandboxes today",
-        "try `faultline sandbox up webhook-to-kernel`, then `faultline sandbox shell webhook-to-kernel node/cp-1`",
+    case "serve": {
+      // Until the web app exists (issue #5), `serve` does what the embedded defaults offer today: clean up
+      // dead sandboxes and make sure the flagship lab's sandbox is up, then say how to use it.
+      const driver = new SimDriver(cfg.dataDir, createLogger({ component: "serve" }, { json: cfg.logJson }));
+      const removed = await driver.gc();
+      if (removed.length) process.stderr.write(`faultline: removed dead sandboxes: ${removed.join(", ")}\n`);
+      const lab = "webhook-to-kernel";
+      if (!driver.isAlive(lab)) {
+        await driver.up({ lab, onPhase: (p) => process.stderr.write(`[${String(p.ms).padStart(5)} ms] ${p.phase}${p.detail ? ": " + p.detail : ""}\n`) });
+      }
+      process.stdout.write(
+        [
+          `The web app is not built yet; the sandbox of the flagship lab "${lab}" is up. Try:`,
+          `  npx faultline sandbox shell ${lab} node/cp-1       # a shell on the control plane`,
+          `  npx faultline sandbox vars ${lab}                  # what kubespray made of the inventory`,
+          `  npx faultline sandbox down ${lab}                  # remove it`,
+          "",
+        ].join("\n"),
       );
+      return 0;
+    }
     case "lab": {
       if (args[0] !== "ls") usage("lab ls");
       const labs = existsSync(labsRoot) ? readdirSync(labsRoot).filter((d) => existsSync(path.join(labsRoot, d, "README.md"))) : [];

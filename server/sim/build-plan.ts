@@ -50,7 +50,8 @@ export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEv
   }
   const claimOrder = [...order, ...nodes.map((n) => n.name).filter((n) => !order.includes(n))];
 
-  const ipam = new CalicoIpam({ pool: ev.podsSubnet, blockSize: ev.blockSize });
+  // Calico's pool is calico_pool_cidr, which kubespray defaults to the pod subnet.
+  const ipam = new CalicoIpam({ pool: ev.poolCidr, blockSize: ev.blockSize });
   const tunnel = new Map<string, { address: string; borrowed: boolean }>();
   // calico-node allocates its tunnel address at start-up, so the start order decides who claims which block.
   for (const n of claimOrder) {

@@ -89,7 +89,7 @@ describe("sandbox isolation", { timeout: 120_000 }, () => {
   });
 
   it("has the files a node has: hostname, hosts, CNI config, /etc/kubernetes, and real tools on PATH", async () => {
-    const r = await driver.exec(a, "node/worker-1", ["sh", "-c", "hostname; grep -c . /etc/hosts; ls /etc/cni/net.d; test -d /etc/kubernetes/manifests && echo K8S; for t in ip ping curl tcpdump strace dig nc kubectl vim nano bash; do command -v $t >/dev/null || echo MISSING $t; done"]);
+    const r = await driver.exec(a, "node/worker-1", ["sh", "-c", "hostname; grep -c . /etc/hosts; ls /etc/cni/net.d; test -d /etc/kubernetes/manifests && echo K8S; for t in ip ping curl tcpdump strace dig nc socat vim nano bash; do command -v $t >/dev/null || echo MISSING $t; done"]);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines[0], "worker-1");
     assert.ok(Number(lines[1]) >= 5);
