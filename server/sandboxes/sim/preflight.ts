@@ -61,8 +61,16 @@ export const IDS_PER_SANDBOX = 65536;
  * Everything the sim driver needs from the host, checked before anything is created so a failure leaves
  * nothing behind and says exactly how to fix it.
  */
-export function preflight(opts: { codeRoot: string }): { range: IdRange } {
-  const missing = Object.entries(TOOLS).filter(([bin]) => !which(bin));
+export interface PreflightDeps {
+  which?: (bin: string) => string | null;
+  /** Runs `unshare --user` once; returns its status and stderr. */
+  probeUserns?: () => { status: number | null; stderr: string };
+  readIds?: (file: string) => string;
+}
+
+export function preflight(opts: { codeRoot: string } & PreflightDeps): { range: IdRange } {
+  const find = opts.which ?? which;
+  const missing = Object.entries(TOOLS).filter(([bin]) => !find(bin));
   if (missing.length) {
     const pkgs = [...new Set(missing.map(([, pkg]) => pkg))].sort();
     throw new FaultlineError(
@@ -70,8 +78,9 @@ export function preflight(opts: { codeRoot: string }): { range: IdRange } {
       `run \`npm run bootstrap\` as root, or: sudo apt-get install -y ${pkgs.join(" ")}`,
     );
   }
-  const uid = subordinateRange("/etc/subuid");
-  const gid = subordinateRange("/etc/subgid");
+  const ids = opts.readIds ? { read: opts.readIds } : {};
+  const uid = subordinateRange("/etc/subuid", ids);
+  const gid = subordinateRange("/etc/subgid", ids);
   const user = userInfo().username;
   if (!uid || !gid || uid.count < IDS_PER_SANDBOX || gid.count < IDS_PER_SANDBOX) {
     throw new FaultlineError(
@@ -82,17 +91,19 @@ export function preflight(opts: { codeRoot: string }): { range: IdRange } {
   if (uid.start !== gid.start || uid.count !== gid.count) {
     throw new FaultlineError(`the subordinate uid and gid ranges of ${user} differ`, "make the lines in /etc/subuid and /etc/subgid the same");
   }
-  const probe = spawnSync("unshare", ["--user", "--map-root-user", "true"], { encoding: "utf8", timeout: 5000 });
+  const probe = (opts.probeUserns ?? probeUserns)();
   if (probe.status !== 0) {
     throw new FaultlineError(
-      `this host cannot create user namespaces: ${(probe.stderr || probe.error?.message || "").trim()}`,
+      `this host cannot create user namespaces: ${probe.stderr.trim()}`,
       "enable them: sysctl -w kernel.unprivileged_userns_clone=1 (Debian) or user.max_user_namespaces=15000; in a container, run it with --privileged or a seccomp profile that allows unshare",
     );
   }
   // The supervisor runs the compiled code as an unprivileged id: every folder above it must be traversable
   // and the files readable by "others", or it would fail with a bare EACCES inside the sandbox.
   for (let dir = opts.codeRoot; ; dir = path.dirname(dir)) {
-    const mode = statSync(dir).mode;
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (!st) continue;
+    const mode = st.mode;
     if ((mode & 0o001) === 0) {
       throw new FaultlineError(
         `sandboxes run as unprivileged ids and cannot enter ${dir} (mode ${(mode & 0o777).toString(8)})`,
@@ -102,4 +113,9 @@ export function preflight(opts: { codeRoot: string }): { range: IdRange } {
     if (dir === path.dirname(dir)) break;
   }
   return { range: uid };
+}
+
+function probeUserns(): { status: number | null; stderr: string } {
+  const r = spawnSync("unshare", ["--user", "--map-root-user", "true"], { encoding: "utf8", timeout: 5000 });
+  return { status: r.status, stderr: r.stderr || r.error?.message || "" };
 }
