@@ -29,6 +29,11 @@ export function parseGlobalFlags(argv: string[]): { given: UserConfig; rest: str
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    // Everything after `--` belongs to the command `sandbox exec` runs, flags included.
+    if (a === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    }
     const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
     const key = FLAGS[flag];
     if (!key) {

@@ -1,10 +1,10 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { FaultlineError } from "../errors.js";
 import { labsRoot } from "../paths.js";
 import { faultSpecSchema } from "../sim/faults/schema.js";
-import { parseLocatedYaml, parseWithSchema, locate } from "./yaml-errors.js";
+import { parseLocatedYaml, parseWithSchema, locate, type LocatedYaml } from "./yaml-errors.js";
 
 /**
  * The part of a lab's front matter the sandbox needs: topology, inventory and faults.
@@ -105,20 +105,55 @@ export async function loadLabSandboxSpec(idOrDir: string): Promise<LabSandboxSpe
   const y = parseLocatedYaml(rel, fm.yaml, fm.lineOffset);
   const data = parseWithSchema(y, frontMatterSchema, "see docs/lab-format.md for the keys a lab may set");
 
+  checkTopology(y, data.cluster);
+
   const workspaceDir = path.resolve(dir, data.workspace);
   const inventoryDir = path.resolve(dir, data.cluster.inventory);
-  const inventoryInWorkspace = path.relative(workspaceDir, inventoryDir);
-  if (inventoryInWorkspace.startsWith("..") || path.isAbsolute(inventoryInWorkspace)) {
-    throw new FaultlineError(
+  const outside = (from: string, to: string) => {
+    const rel = path.relative(from, to);
+    return rel === ".." || rel.startsWith(".." + path.sep) || path.isAbsolute(rel);
+  };
+  const notInside = () =>
+    new FaultlineError(
       `${locate(y, ["cluster", "inventory"])}: the inventory must live inside the workspace (${data.workspace}) so the trainee can edit it`,
       `move it under ${data.workspace}`,
     );
-  }
+  if (outside(workspaceDir, inventoryDir)) throw notInside();
   for (const [key, p] of [["workspace", workspaceDir], ["cluster.inventory", inventoryDir]] as const) {
     const st = await stat(p).catch(() => null);
     if (!st?.isDirectory()) {
       throw new FaultlineError(`${locate(y, key.split("."))}: ${key} folder ${path.relative(dir, p)} does not exist in ${dir}`, "create it or fix the path");
     }
   }
+  // Symlinks are resolved too: the workspace is copied into the sandbox, a link out of it would not be.
+  if (outside(await realpath(workspaceDir), await realpath(inventoryDir))) throw notInside();
+  const inventoryInWorkspace = path.relative(workspaceDir, inventoryDir);
   return { id: data.id, title: data.title, dir, cluster: data.cluster, workspaceDir, inventoryInWorkspace, faults: data.faults };
+}
+
+/**
+ * Topology mistakes the schema cannot see, reported at their line: a node named twice after `count`
+ * expansion, pods or the claim order naming nodes that do not exist.
+ */
+function checkTopology(y: LocatedYaml, cluster: ClusterSpec): void {
+  const names: string[] = [];
+  cluster.nodes.forEach((n, i) => {
+    const expanded = n.count === undefined ? [n.name] : Array.from({ length: n.count }, (_, k) => `${n.name}-${k + 1}`);
+    for (const name of expanded) {
+      if (names.includes(name)) {
+        throw new FaultlineError(
+          `${locate(y, ["cluster", "nodes", i])}: node "${name}" is declared twice (after count expansion)`,
+          "give every node a unique name; {name: worker, count: 2} makes worker-1 and worker-2",
+        );
+      }
+      names.push(name);
+    }
+  });
+  const known = `nodes are ${names.join(", ")}`;
+  cluster.pods.forEach((p, i) => {
+    if (!names.includes(p.node)) throw new FaultlineError(`${locate(y, ["cluster", "pods", i, "node"])}: pod ${p.namespace}/${p.name} is on node "${p.node}", which does not exist`, known);
+  });
+  (cluster.blockClaimOrder ?? []).forEach((n, i) => {
+    if (!names.includes(n)) throw new FaultlineError(`${locate(y, ["cluster", "blockClaimOrder", i])}: node "${n}" does not exist`, known);
+  });
 }

@@ -4,7 +4,7 @@ import { podNetnsName, caliIfaceName } from "./dataplane/render.js";
 import { CalicoIpam } from "./ipam/ipam.js";
 import { calicoRoutes } from "./ipam/routes.js";
 import type { InventoryEvaluation } from "./kubespray/evaluate.js";
-import { formatIp, nth, parseCidr, parseIp, containsIp } from "./net/cidr.js";
+import { containsIp, formatIp, nth, parseCidr, parseIp, size } from "./net/cidr.js";
 import type { ClusterPlan, PlanNode, PlanPod, PlanService, RouteSpec } from "./plan.js";
 
 /** Expands `{name: worker, count: 6}` into worker-1 .. worker-6, keeping declaration order. */
@@ -45,8 +45,15 @@ export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEv
   const address = new Map(nodes.map((n, i) => [n.name, formatIp(nth(nodeNet, 10 + i))]));
 
   const order = cluster.blockClaimOrder ?? [];
-  for (const n of order) {
+  order.forEach((n, i) => {
     if (!names.has(n)) throw new FaultlineError(`cluster.blockClaimOrder: node "${n}" does not exist`, `nodes are ${[...names].join(", ")}`);
+    if (order.indexOf(n) !== i) throw new FaultlineError(`cluster.blockClaimOrder: node "${n}" is listed twice`, "list each node once; nodes left out claim after the listed ones, in node order");
+  });
+  const podIds = new Set<string>();
+  for (const p of cluster.pods) {
+    const id = `${p.namespace}/${p.name}`;
+    if (podIds.has(id)) throw new FaultlineError(`cluster.pods: pod ${id} is declared twice`, "give every pod of a namespace a unique name");
+    podIds.add(id);
   }
   const claimOrder = [...order, ...nodes.map((n) => n.name).filter((n) => !order.includes(n))];
 
@@ -127,38 +134,60 @@ export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEv
 
 function planServices(cluster: ClusterSpec, ev: InventoryEvaluation, pods: PlanPod[], nodeAddr: Map<string, string>): PlanService[] {
   const svcNet = parseCidr(ev.serviceAddresses);
-  const used = new Set<string>();
+  const used = new Map<string, string>();
   for (const s of cluster.services) {
     if (!s.clusterIP) continue;
-    if (!containsIp(svcNet, parseIp(s.clusterIP))) {
+    const id = `${s.namespace}/${s.name}`;
+    let ip: number;
+    try {
+      ip = parseIp(s.clusterIP);
+    } catch (e) {
+      throw new FaultlineError(`cluster.services: ${id} clusterIP: ${(e as Error).message}`, "write an address inside kube_service_addresses, or leave clusterIP out to get one assigned");
+    }
+    if (!containsIp(svcNet, ip)) {
       throw new FaultlineError(
-        `cluster.services: ${s.namespace}/${s.name} clusterIP ${s.clusterIP} is outside kube_service_addresses ${ev.serviceAddresses}`,
+        `cluster.services: ${id} clusterIP ${s.clusterIP} is outside kube_service_addresses ${ev.serviceAddresses}`,
         "pick an address inside the service range, or leave clusterIP out to get one assigned",
       );
     }
-    used.add(s.clusterIP);
-  }
-  // Like the apiserver's allocator, but deterministic: .1 is `kubernetes`, kubespray puts DNS on .3.
-  let next = 10;
-  const allocate = () => {
-    for (;;) {
-      const ip = formatIp(nth(svcNet, next++));
-      if (!used.has(ip)) return used.add(ip), ip;
+    const other = used.get(s.clusterIP);
+    if (other) {
+      throw new FaultlineError(`cluster.services: ${id} clusterIP ${s.clusterIP} is already allocated to ${other}`, "give each Service its own clusterIP, or leave it out to get one assigned");
     }
+    used.set(s.clusterIP, id);
+  }
+  // Like the apiserver's allocator, but deterministic: .1 is `kubernetes`, kubespray puts DNS on .3,
+  // the rest from .10 up to the last address before the broadcast address.
+  let next = 10;
+  const last = size(svcNet) - 2;
+  const allocate = (id: string) => {
+    for (; next <= last; next++) {
+      const ip = formatIp(nth(svcNet, next));
+      if (!used.has(ip)) {
+        used.set(ip, id);
+        next++;
+        return ip;
+      }
+    }
+    throw new FaultlineError(
+      `cluster.services: no ClusterIP left for ${id} in kube_service_addresses ${ev.serviceAddresses}`,
+      "Services get addresses from .10 up: use a larger kube_service_addresses, or give the Service a clusterIP",
+    );
   };
   return cluster.services.map((s) => {
+    const id = `${s.namespace}/${s.name}`;
     const selected = Object.keys(s.selector).length
       ? pods.filter((p) => p.namespace === s.namespace && Object.entries(s.selector).every(([k, v]) => p.labels[k] === v))
       : [];
     const nodeEps = s.nodeEndpoints.map((n) => {
       const a = nodeAddr.get(n);
-      if (!a) throw new FaultlineError(`cluster.services: ${s.namespace}/${s.name} nodeEndpoints names node "${n}", which does not exist`);
+      if (!a) throw new FaultlineError(`cluster.services: ${id} nodeEndpoints names node "${n}", which does not exist`, `nodes are ${[...nodeAddr.keys()].join(", ")}`);
       return a;
     });
     return {
       namespace: s.namespace,
       name: s.name,
-      clusterIP: s.clusterIP ?? allocate(),
+      clusterIP: s.clusterIP ?? allocate(id),
       ports: s.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.port, protocol: p.protocol })),
       endpoints: [...selected.map((p) => p.address), ...nodeEps],
     };

@@ -47,11 +47,16 @@ export function subordinateRange(file: "/etc/subuid" | "/etc/subgid", files: { r
   } catch {
     return null;
   }
+  // A user may have several lines; the largest well-formed range is the one sandboxes can use.
+  let best: IdRange | null = null;
   for (const line of text.split("\n")) {
     const [who, start, count] = line.trim().split(":");
-    if ((who === me.username || who === String(me.uid)) && start && count) return { start: Number(start), count: Number(count) };
+    if (who !== me.username && who !== String(me.uid)) continue;
+    if (!/^\d+$/.test(start ?? "") || !/^\d+$/.test(count ?? "")) continue;
+    const range = { start: Number(start), count: Number(count) };
+    if (!best || range.count > best.count) best = range;
   }
-  return null;
+  return best;
 }
 
 /** Ids per sandbox: a full 16-bit range, so tools that switch users inside (tcpdump, apt) find them mapped. */
