@@ -1,9 +1,10 @@
-import { mkdtempSync, chmodSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, chmodSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLogger } from "../../server/log.js";
 import { projectRoot } from "../../server/paths.js";
 import { SimDriver } from "../../server/sandboxes/sim/driver.js";
+export { processesInRange } from "../../server/sandboxes/sim/slots.js";
 
 /** A throwaway data directory; sandboxes run as unprivileged ids, so it must be traversable by them. */
 export function tempDataDir(): string {
@@ -23,21 +24,6 @@ export function fixtureLab(name: string): string {
 /** Unique per test process, so parallel runs and leftovers never collide. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${process.pid.toString(36)}-${Math.floor(Math.random() * 1e4).toString(36)}`;
-}
-
-/** Host pids of processes whose real uid lies in [base, base + 65536): whatever a sandbox left running. */
-export function processesInRange(base: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${d}/status`, "utf8"))![1]);
-      if (uid >= base && uid < base + 65536) out.push(Number(d));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return out;
 }
 
 export async function cleanup(driver: SimDriver): Promise<void> {

@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
-import { chownSync, closeSync, cpSync, existsSync, lchownSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import * as fsp from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { connect } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -14,7 +16,8 @@ import {
   readySchema, sandboxMetaSchema, sandboxPaths, SANDBOX_NAME, supervisorEventSchema,
   type Ready, type SandboxMeta, type SandboxPaths, type SupervisorEvent, type SupervisorSpec,
 } from "./layout.js";
-import { IDS_PER_SANDBOX, preflight } from "./preflight.js";
+import { IDS_PER_SANDBOX, preflight, subordinateRange, type IdRange } from "./preflight.js";
+import { DEFAULT_SLOTS_DIR, processesInRange, Queue, SlotTable } from "./slots.js";
 
 export interface Phase {
   phase: string;
@@ -60,10 +63,17 @@ const NPROC_LIMIT = 4096;
  * created it, like `kind create cluster`; its state lives under `<dataDir>/sandboxes/<name>`.
  */
 export class SimDriver {
+  readonly slots: SlotTable;
+  private readonly upQueue: Queue;
+
   constructor(
     readonly dataDir: string,
     readonly log: Logger,
-  ) {}
+    opts: { slotsDir?: string; maxConcurrentUps?: number } = {},
+  ) {
+    this.slots = new SlotTable(opts.slotsDir ?? DEFAULT_SLOTS_DIR);
+    this.upQueue = new Queue(opts.maxConcurrentUps ?? Math.max(1, availableParallelism()));
+  }
 
   paths(name: string): SandboxPaths {
     if (!SANDBOX_NAME.test(name)) {
@@ -72,11 +82,21 @@ export class SimDriver {
     return sandboxPaths(this.dataDir, name);
   }
 
-  /** Provisions a sandbox for a lab and waits until every node and pod is ready. */
-  async up(opts: { lab: string; name?: string; onPhase?: (p: Phase) => void }): Promise<{ meta: SandboxMeta; plan: ClusterPlan }> {
+  /**
+   * Provisions a sandbox for a lab and waits until every node and pod is ready. Calls queue beyond
+   * `maxConcurrentUps` (default: the number of cores): starting more at once only makes each slower
+   * and risks start-up timeouts.
+   */
+  up(opts: { lab: string; name?: string; onPhase?: (p: Phase) => void }): Promise<{ meta: SandboxMeta; plan: ClusterPlan }> {
+    return this.upQueue.run(() => this.upNow(opts));
+  }
+
+  private async upNow(opts: { lab: string; name?: string; onPhase?: (p: Phase) => void }): Promise<{ meta: SandboxMeta; plan: ClusterPlan }> {
     const started = Date.now();
-    const report = (phase: string, detail?: string) => opts.onPhase?.({ phase, ...(detail ? { detail } : {}), ms: Date.now() - started });
-    const { range } = preflight({ codeRoot: distRoot });
+    let spawnedAt = 0;
+    const report = (phase: string, detail?: string, supervisorMs?: number) =>
+      opts.onPhase?.({ phase, ...(detail ? { detail } : {}), ms: supervisorMs === undefined ? Date.now() - started : spawnedAt + supervisorMs });
+    const { range } = this.preflightOnce();
     const lab = await loadLabSandboxSpec(opts.lab);
     const name = opts.name ?? lab.id;
     const p = this.paths(name);
@@ -87,19 +107,25 @@ export class SimDriver {
         alive ? `use it, pick another --name, or remove it with \`faultline sandbox down ${name}\`` : "run `faultline gc` to clean it up",
       );
     }
-    mkdirSync(path.join(this.dataDir, "sandboxes"), { recursive: true, mode: 0o711 });
-    chmodSync(this.dataDir, 0o711);
-    chmodSync(path.join(this.dataDir, "sandboxes"), 0o711);
-    const slot = this.claimSlot(name, Math.floor(range.count / IDS_PER_SANDBOX));
-    const uidBase = range.start + slot * IDS_PER_SANDBOX;
-    let unsharePid = 0;
+    await fsp.mkdir(path.join(this.dataDir, "sandboxes"), { recursive: true, mode: 0o711 });
+    await fsp.chmod(this.dataDir, 0o711);
+    await fsp.chmod(path.join(this.dataDir, "sandboxes"), 0o711);
     try {
+      await fsp.mkdir(p.root, { mode: 0o711 });
+    } catch {
+      throw new FaultlineError(`sandbox "${name}" is being created by another command`, "pick another --name");
+    }
+    let slot: number | null = null;
+    let unsharePid = 0;
+    let initPid = 0;
+    try {
+      slot = this.slots.claim(p.root, Math.floor(range.count / IDS_PER_SANDBOX), (s) => processesInRange(range.start + s * IDS_PER_SANDBOX).length === 0);
+      const uidBase = range.start + slot * IDS_PER_SANDBOX;
       report("prepare", `workspace copied, ids ${uidBase}-${uidBase + IDS_PER_SANDBOX - 1}`);
-      mkdirSync(p.root, { mode: 0o711 });
-      mkdirSync(p.box, { mode: 0o700 });
-      cpSync(lab.workspaceDir, p.workspace, { recursive: true });
-      mkdirSync(p.homes);
-      chownTree(p.box, uidBase);
+      await fsp.mkdir(p.box, { mode: 0o700 });
+      await fsp.cp(lab.workspaceDir, p.workspace, { recursive: true });
+      await fsp.mkdir(p.homes);
+      await chownTree(p.box, uidBase);
       const spec: SupervisorSpec = {
         name,
         lab: lab.id,
@@ -110,10 +136,11 @@ export class SimDriver {
         faults: lab.faults,
         box: p.box,
       };
-      writeFileSync(p.spec, JSON.stringify(spec, null, 2));
-      lchownSync(p.spec, uidBase, uidBase);
+      await fsp.writeFile(p.spec, JSON.stringify(spec, null, 2));
+      await fsp.lchown(p.spec, uidBase, uidBase);
 
       const logFd = openSync(p.log, "a", 0o600);
+      spawnedAt = Date.now() - started;
       const child = spawn(
         "unshare",
         [
@@ -128,27 +155,56 @@ export class SimDriver {
       );
       closeSync(logFd);
       unsharePid = child.pid ?? 0;
-      const initPid = await findChild(unsharePid);
+      initPid = await findChild(unsharePid);
       const meta: SandboxMeta = {
         name, lab: lab.id, labDir: lab.dir, slot, uidBase, createdAt: new Date().toISOString(),
         unsharePid, initPid, initStart: startTime(initPid) ?? "",
       };
-      writeFileSync(p.meta, JSON.stringify(meta, null, 2), { mode: 0o644 });
+      await fsp.writeFile(p.meta, JSON.stringify(meta, null, 2), { mode: 0o644 });
 
       const progress = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
-      await this.awaitReady(progress, (ev) => ev.type === "phase" && report(ev.phase, ev.detail), p);
+      await this.awaitReady(progress, (ev) => ev.type === "phase" && report(ev.phase, ev.detail, ev.ms), p);
       // Let go of the sandbox: it runs on after this process exits, like a kind cluster.
       progress.destroy();
       child.unref();
       report("ready");
       return { meta, plan: this.plan(name) };
     } catch (e) {
-      // Nothing of a failed sandbox stays: kill its namespaces, remove its folder, free its ids.
+      // Nothing of a failed sandbox stays: its processes are gone before its folder and ids are released
+      // (a reused id range must never meet a survivor). Its log is kept for the post-mortem.
+      const start = initPid ? startTime(initPid) : null;
       if (unsharePid) killTree(unsharePid);
-      rmSync(p.root, { recursive: true, force: true });
-      this.freeSlot(slot);
-      throw withContext(`sandbox up ${name}`, e);
+      if (initPid && start) {
+        try {
+          process.kill(initPid, "SIGKILL");
+        } catch {
+          /* already gone */
+        }
+        await waitGone(initPid, start);
+      }
+      const kept = await this.keepLog(name, p);
+      await fsp.rm(p.root, { recursive: true, force: true });
+      if (slot !== null) this.slots.free(slot);
+      const err = withContext(`sandbox up ${name}`, e);
+      throw kept ? new FaultlineError(err.message, `${err.hint ? err.hint + "; " : ""}the supervisor's log is in ${kept}`, { cause: e }) : err;
     }
+  }
+
+  private preflightResult: { range: IdRange } | null = null;
+
+  /** Host checks run once per process: they do not change while it runs, and one spawns a process. */
+  private preflightOnce(): { range: IdRange } {
+    this.preflightResult ??= preflight({ codeRoot: distRoot });
+    return this.preflightResult;
+  }
+
+  private async keepLog(name: string, p: SandboxPaths): Promise<string | null> {
+    if (!existsSync(p.log)) return null;
+    const dir = path.join(this.dataDir, "failed");
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    const dest = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, "-")}.log`);
+    await fsp.copyFile(p.log, dest);
+    return dest;
   }
 
   private awaitReady(stream: NodeJS.ReadableStream, onEvent: (ev: SupervisorEvent) => void, p: SandboxPaths): Promise<void> {
@@ -172,26 +228,6 @@ export class SimDriver {
         reject(new FaultlineError(`the supervisor exited before the sandbox was ready:\n${tail}`, `see ${p.log}`));
       });
     });
-  }
-
-  /** Sub-id slots are claimed with an atomic mkdir, so concurrent `up`s never share ids. */
-  private claimSlot(name: string, slots: number): number {
-    const dir = path.join(this.dataDir, "slots");
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (let i = 0; i < slots; i++) {
-      try {
-        mkdirSync(path.join(dir, String(i)));
-        writeFileSync(path.join(dir, String(i), "owner"), name);
-        return i;
-      } catch {
-        /* taken */
-      }
-    }
-    throw new FaultlineError(`all ${slots} sandbox id ranges are in use`, "remove sandboxes with `faultline sandbox down`, or `faultline gc` for dead ones");
-  }
-
-  private freeSlot(slot: number): void {
-    rmSync(path.join(this.dataDir, "slots", String(slot)), { recursive: true, force: true });
   }
 
   meta(name: string): SandboxMeta {
@@ -339,10 +375,8 @@ export class SimDriver {
   async down(name: string): Promise<void> {
     const p = this.paths(name);
     if (!existsSync(p.root)) throw new FaultlineError(`no sandbox named "${name}"`, "list them with `faultline sandbox ls`");
-    let slot: number | null = null;
     try {
       const m = this.meta(name);
-      slot = m.slot;
       if (this.isAlive(name)) {
         process.kill(m.initPid, "SIGKILL");
         await waitGone(m.initPid, m.initStart);
@@ -351,18 +385,9 @@ export class SimDriver {
     } catch (e) {
       if (!(e instanceof FaultlineError)) throw e;
     }
-    rmSync(p.root, { recursive: true, force: true });
-    if (slot !== null) this.freeSlot(slot);
-    else this.freeSlotsOwnedBy(name);
-  }
-
-  private freeSlotsOwnedBy(name: string): void {
-    const dir = path.join(this.dataDir, "slots");
-    if (!existsSync(dir)) return;
-    for (const s of readdirSync(dir)) {
-      const owner = path.join(dir, s, "owner");
-      if (!existsSync(owner) || readFileSync(owner, "utf8") === name) rmSync(path.join(dir, s), { recursive: true, force: true });
-    }
+    await fsp.rm(p.root, { recursive: true, force: true });
+    // By owner, not by number: a dead sandbox's slot may have been collected and handed to another.
+    this.slots.freeOwnedBy(p.root);
   }
 
   /** Removes sandboxes whose supervisor died, and id slots nobody owns. Returns the names removed. */
@@ -374,26 +399,19 @@ export class SimDriver {
         removed.push(s.name);
       }
     }
-    const dir = path.join(this.dataDir, "slots");
-    if (existsSync(dir)) {
-      for (const s of readdirSync(dir)) {
-        const owner = path.join(dir, s, "owner");
-        const name = existsSync(owner) ? readFileSync(owner, "utf8") : "";
-        if (!name || !existsSync(path.join(this.dataDir, "sandboxes", name))) rmSync(path.join(dir, s), { recursive: true, force: true });
-      }
-    }
+    const range = subordinateRange("/etc/subuid");
+    this.slots.collect((slot) => !range || processesInRange(range.start + slot * IDS_PER_SANDBOX).length === 0);
     return removed;
   }
 }
 
-function chownTree(dir: string, uid: number): void {
-  lchownSync(dir, uid, uid);
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
+async function chownTree(dir: string, uid: number): Promise<void> {
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) chownTree(p, uid);
-    else lchownSync(p, uid, uid);
+    if (e.isDirectory()) await chownTree(p, uid);
+    else await fsp.lchown(p, uid, uid);
   }
-  chownSync(dir, uid, uid);
+  await fsp.lchown(dir, uid, uid);
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks): with the pid, identifies a process uniquely. */
@@ -412,12 +430,13 @@ export function startTime(pid: number): string | null {
  */
 async function findChild(pid: number): Promise<number> {
   const ourPidNs = readlinkSync("/proc/self/ns/pid");
-  for (let i = 0; i < 1000; i++) {
+  const deadline = Date.now() + 30_000;
+  for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 20)) {
     let kids: string;
     try {
       kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
     } catch {
-      throw new FaultlineError("unshare exited at once", "see supervisor.log in the sandbox folder; `faultline sandbox up` checks user namespaces first");
+      throw new FaultlineError("unshare exited at once", "`faultline sandbox up` checks user namespaces first; see the supervisor log named below");
     }
     for (const k of kids ? kids.split(" ") : []) {
       try {
@@ -426,13 +445,14 @@ async function findChild(pid: number): Promise<number> {
         /* a helper that just exited */
       }
     }
-    await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, delay));
   }
-  throw new FaultlineError("the sandbox's namespaces did not come up within 2 s");
+  throw new FaultlineError("the sandbox's namespaces did not come up within 30 s", "the host is overloaded; start fewer sandboxes at once");
 }
 
 async function waitGone(pid: number, start: string): Promise<void> {
-  for (let i = 0; i < 1000 && startTime(pid) === start; i++) await new Promise((r) => setTimeout(r, 5));
+  const deadline = Date.now() + 10_000;
+  while (startTime(pid) === start && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
 }
 
 function killTree(pid: number): void {

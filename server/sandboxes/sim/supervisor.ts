@@ -217,15 +217,18 @@ class Supervisor {
 
 /** Waits until `pid` runs the agent init (it has exec'd, so bubblewrap finished its mounts). */
 async function untilInit(pid: number): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
+  // A clock deadline, generous because dozens of sandboxes may start at once on two cores; polling backs
+  // off so a thousand waiting agents do not add load of their own.
+  const deadline = Date.now() + 60_000;
+  for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
     try {
       if (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("/sbin/init")) return;
     } catch {
       throw new FaultlineError(`agent ${pid} exited during start-up`, "see supervisor.log in the sandbox folder");
     }
-    await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, delay));
   }
-  throw new FaultlineError(`agent ${pid} did not start within 2 s`);
+  throw new FaultlineError(`agent ${pid} did not start within 60 s`, "the host is overloaded; start fewer sandboxes at once");
 }
 
 /** The CNI config kubespray's Calico role writes, so `cat /etc/cni/net.d/*` on a node looks familiar. */

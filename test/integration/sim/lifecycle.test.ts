@@ -4,19 +4,20 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { distRoot } from "../../../server/paths.js";
 import { FaultlineError } from "../../../server/errors.js";
+import { SimDriver } from "../../../server/sandboxes/sim/driver.js";
 import { cleanup, eventually, fixtureLab, processesInRange, tempDataDir, testDriver, uniqueName } from "../../support/sandbox.js";
 
 const driver = testDriver();
 after(() => cleanup(driver));
 
+/** Id slots (host-wide table) held by this test's sandboxes. */
 function slotsUsed(): string[] {
-  const dir = path.join(driver.dataDir, "slots");
-  return existsSync(dir) ? readdirSync(dir) : [];
+  return driver.slots.owners().filter((o) => o.owner.startsWith(driver.dataDir + "/")).map((o) => o.owner);
 }
 
 describe("sandbox lifecycle", { timeout: 120_000 }, () => {
@@ -72,12 +73,23 @@ describe("sandbox lifecycle", { timeout: 120_000 }, () => {
       await assert.rejects(driver.up({ lab: fixtureLab(lab), name }), (e: unknown) => {
         assert.ok(e instanceof FaultlineError);
         assert.match(e.message, pattern);
+        // The folder goes, the supervisor's log stays for the post-mortem.
+        const kept = /the supervisor's log is in (\S+)$/.exec(e.hint ?? "")?.[1];
+        assert.ok(kept && existsSync(kept), e.hint);
         return true;
       });
       assert.equal(existsSync(driver.paths(name).root), false);
       assert.deepEqual(slotsUsed(), []);
     });
   }
+
+  it("many ups at once queue instead of failing: all come up, with distinct id ranges", async () => {
+    const d = new SimDriver(driver.dataDir, driver.log, { maxConcurrentUps: 2 });
+    const names = [0, 1, 2, 3, 4].map((i) => uniqueName(`q${i}`));
+    const results = await Promise.all(names.map((n) => d.up({ lab: fixtureLab("small-ok"), name: n })));
+    assert.equal(new Set(results.map((r) => r.meta.uidBase)).size, names.length);
+    for (const n of names) await d.down(n);
+  });
 
   it("refuses a second sandbox with the same name and an invalid name, without touching the first", async () => {
     const name = uniqueName("dup");
