@@ -1,0 +1,138 @@
+/**
+ * What the benchmark reads from /proc: which host processes belong to a sandbox, and how much memory
+ * they use. A sandbox's processes are those whose real uid lies in its subordinate id range
+ * [uidBase, uidBase + 65536), plus the host-side `unshare` (host root) that holds its namespaces.
+ *
+ * processesInRange is a copy of the helper in test/support/sandbox.ts (same semantics), kept here so
+ * the benchmark does not depend on test code; the rest is benchmark-specific.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { IDS_PER_SANDBOX } from "../server/sandboxes/sim/preflight.js";
+
+/** Host pids of processes whose real uid lies in [base, base + 65536): whatever a sandbox left running. */
+export function processesInRange(base: number): number[] {
+  return scanProcesses()
+    .filter((p) => p.uid >= base && p.uid < base + IDS_PER_SANDBOX)
+    .map((p) => p.pid);
+}
+
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  /** Real uid, as seen from the host. */
+  uid: number;
+  /** argv[0]'s base name (agents rename their init to /sbin/init), else the kernel's comm. */
+  name: string;
+}
+
+/** One pass over /proc. Processes that exit meanwhile are skipped. */
+export function scanProcesses(): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const status = readFileSync(`/proc/${d}/status`, "utf8");
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const comm = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? "?";
+      let argv0 = "";
+      try {
+        argv0 = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0")[0] ?? "";
+      } catch {
+        /* exited */
+      }
+      out.push({ pid: Number(d), ppid, uid, name: argv0 ? path.basename(argv0) : comm });
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+export interface MemSample {
+  /** Proportional set size: shared pages divided among every process mapping them. */
+  pssKb: number;
+  /** Resident set size: shared pages counted in full for every process. */
+  rssKb: number;
+}
+
+/** Rss and Pss of one process from /proc/<pid>/smaps_rollup (kB); null if it has exited. */
+export function processMemory(pid: number): MemSample | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
+    return { pssKb: kb("Pss"), rssKb: kb("Rss") };
+  } catch {
+    return null;
+  }
+}
+
+export interface SandboxMemory extends MemSample {
+  processes: number;
+  /** Per process name: how many, and their summed memory. */
+  byName: Record<string, { count: number; pssKb: number; rssKb: number }>;
+  /**
+   * Processes in the sandbox's uid range that do NOT descend from its `unshare`: another sandbox (e.g.
+   * from another data dir) sharing the same ids. Counted in the figures above, reported so it shows.
+   */
+  foreign: number;
+}
+
+/** Memory of one sandbox: every process in its uid range plus its host-side unshare. */
+export function sandboxMemory(meta: { uidBase: number; unsharePid: number }, procs: ProcInfo[] = scanProcesses()): SandboxMemory {
+  const parent = new Map(procs.map((p) => [p.pid, p.ppid]));
+  const descends = (pid: number): boolean => {
+    for (let p = pid, depth = 0; p > 1 && depth < 64; p = parent.get(p) ?? 0, depth++) if (p === meta.unsharePid) return true;
+    return false;
+  };
+  const members = procs.filter((p) => p.pid === meta.unsharePid || (p.uid >= meta.uidBase && p.uid < meta.uidBase + IDS_PER_SANDBOX));
+  const res: SandboxMemory = { pssKb: 0, rssKb: 0, processes: 0, byName: {}, foreign: 0 };
+  for (const p of members) {
+    const m = processMemory(p.pid);
+    if (!m) continue;
+    res.processes++;
+    res.pssKb += m.pssKb;
+    res.rssKb += m.rssKb;
+    const slot = (res.byName[p.name] ??= { count: 0, pssKb: 0, rssKb: 0 });
+    slot.count++;
+    slot.pssKb += m.pssKb;
+    slot.rssKb += m.rssKb;
+    if (!descends(p.pid)) res.foreign++;
+  }
+  return res;
+}
+
+/** MemAvailable from /proc/meminfo, in kB: a host-wide (noisy) cross-check that includes kernel memory. */
+export function memAvailableKb(): number {
+  return Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? Number.NaN);
+}
+
+/** Direct children of this process (all threads), e.g. the `unshare`s the driver spawned. */
+export function ourChildren(): Array<{ pid: number; comm: string; zombie: boolean }> {
+  const out: Array<{ pid: number; comm: string; zombie: boolean }> = [];
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${process.pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    let kids = "";
+    try {
+      kids = readFileSync(`/proc/${process.pid}/task/${tid}/children`, "utf8").trim();
+    } catch {
+      continue;
+    }
+    for (const k of kids ? kids.split(" ") : []) {
+      try {
+        const stat = readFileSync(`/proc/${k}/stat`, "utf8");
+        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        out.push({ pid: Number(k), comm, zombie: stat[stat.lastIndexOf(")") + 2] === "Z" });
+      } catch {
+        /* exited */
+      }
+    }
+  }
+  return out;
+}
