@@ -189,6 +189,7 @@ function planServices(cluster: ClusterSpec, ev: InventoryEvaluation, pods: PlanP
       name: s.name,
       clusterIP: s.clusterIP ?? allocate(id),
       ports: s.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.port, protocol: p.protocol })),
+      selector: s.selector,
       endpoints: [...selected.map((p) => p.address), ...nodeEps],
     };
   });

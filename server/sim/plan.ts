@@ -57,6 +57,8 @@ export interface PlanService {
   name: string;
   clusterIP: string;
   ports: PlanServicePort[];
+  /** Pod label selector (empty for Services whose endpoints are nodes). */
+  selector?: Record<string, string>;
   /** Endpoint addresses: selected pods' addresses, or node addresses for `nodeEndpoints`. */
   endpoints: string[];
 }

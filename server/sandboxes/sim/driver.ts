@@ -17,6 +17,8 @@ import {
   type Ready, type SandboxMeta, type SandboxPaths, type SupervisorEvent, type SupervisorSpec,
 } from "./layout.js";
 import { IDS_PER_SANDBOX, preflight, subordinateRange, type IdRange } from "./preflight.js";
+import { ensureEtcBase } from "./rootfs.js";
+import { spawnRunner } from "../../sim/dataplane/execute.js";
 import { DEFAULT_SLOTS_DIR, processesInRange, Queue, SlotTable } from "./slots.js";
 
 export interface Phase {
@@ -135,6 +137,7 @@ export class SimDriver {
         inventoryDisplayRoot: path.join("workspace", lab.inventoryInWorkspace),
         faults: lab.faults,
         box: p.box,
+        etcBase: await this.etcBaseOnce(),
       };
       await fsp.writeFile(p.spec, JSON.stringify(spec, null, 2));
       await fsp.lchown(p.spec, uidBase, uidBase);
@@ -196,6 +199,13 @@ export class SimDriver {
   private preflightOnce(): { range: IdRange } {
     this.preflightResult ??= preflight({ codeRoot: distRoot });
     return this.preflightResult;
+  }
+
+  private etcBase: Promise<string> | null = null;
+
+  private etcBaseOnce(): Promise<string> {
+    this.etcBase ??= ensureEtcBase(this.dataDir, spawnRunner);
+    return this.etcBase;
   }
 
   private async keepLog(name: string, p: SandboxPaths): Promise<string | null> {

@@ -73,6 +73,8 @@ export const supervisorSpecSchema = z.object({
   inventoryDisplayRoot: z.string(),
   faults: z.array(faultSpecSchema),
   box: z.string(),
+  /** The shared, read-only /etc of all sandboxes of this data directory (rootfs.ts ensureEtcBase). */
+  etcBase: z.string(),
 });
 export type SupervisorSpec = z.infer<typeof supervisorSpecSchema>;
 

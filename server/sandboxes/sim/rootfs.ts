@@ -1,4 +1,6 @@
-import { existsSync, lstatSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { Runner } from "../../sim/dataplane/execute.js";
 
 /**
  * The filesystem a trainee's shell sees in a node or pod, assembled by bubblewrap from read-only binds:
@@ -13,7 +15,8 @@ const ETC_WHITELIST = [
   "debian_version", "environment", "ethertypes", "gai.conf", "group", "host.conf", "inputrc", "iproute2",
   "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "login.defs", "magic", "magic.mime", "mime.types",
   "nanorc", "networks", "nsswitch.conf", "os-release", "passwd", "profile", "profile.d", "protocols", "rpc",
-  "services", "shells", "skel", "ssl", "terminfo", "timezone", "vim", "wgetrc", "xattr.conf",
+  // Not all of /etc/ssl: /etc/ssl/private holds host keys (and is unreadable for the sandbox anyway).
+  "services", "shells", "skel", "ssl/certs", "ssl/openssl.cnf", "terminfo", "timezone", "vim", "wgetrc", "xattr.conf",
 ];
 
 /** Top-level host directories that are symlinks into /usr on merged-/usr systems, or real dirs elsewhere. */
@@ -21,6 +24,8 @@ const USR_LINKS = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
 export interface TargetRoot {
   hostname: string;
+  /** The sandbox's /etc (see prepareEtc); per-target files are bound over it. */
+  etcBase: string;
   /** Host paths (in the supervisor's view) -> path inside, read-only. */
   roFiles: Array<[string, string]>;
   /** Host paths -> path inside, writable. */
@@ -35,8 +40,9 @@ export function bwrapArgs(t: TargetRoot, infoFd: number): string[] {
     if (lstatSync(p).isSymbolicLink()) args.push("--symlink", `usr/${d}`, p);
     else args.push("--ro-bind", p, p);
   }
-  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--dir", "/var/tmp", "--dir", "/etc");
-  for (const e of ETC_WHITELIST) if (existsSync(`/etc/${e}`)) args.push("--ro-bind", `/etc/${e}`, `/etc/${e}`);
+  // One bind for /etc (a per-sandbox copy of the whitelist): bubblewrap's cost grows with every mount,
+  // and 20 agents x 40 file binds was most of a sandbox's start-up time.
+  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--dir", "/var/tmp", "--ro-bind", t.etcBase, "/etc");
   for (const [src, dst] of t.roFiles) args.push("--ro-bind", src, dst);
   for (const [src, dst] of t.rwBinds) args.push("--bind", src, dst);
   args.push(
@@ -45,4 +51,36 @@ export function bwrapArgs(t: TargetRoot, infoFd: number): string[] {
     "--die-with-parent", "--info-fd", String(infoFd), "--chdir", "/root",
   );
   return args;
+}
+
+/** Files and folders every target binds over the shared /etc: they must exist in it as mount points. */
+const ETC_MOUNT_POINTS = { files: ["hostname", "hosts", "resolv.conf", "cni/net.d/10-calico.conflist"], dirs: ["kubernetes"] };
+
+/**
+ * Builds the sandboxes' shared /etc once per data directory: a copy of the whitelisted host entries
+ * (symlinks kept, so /etc/alternatives still points into /usr), plus empty mount points for the
+ * per-target files. Built in a temporary folder and renamed into place, so a half-built copy is never
+ * used; every sandbox binds it read-only. Copying is slow on some filesystems (~1 s here), hence once.
+ */
+export async function ensureEtcBase(dataDir: string, run: Runner): Promise<string> {
+  const dir = path.join(dataDir, "etc-base");
+  if (existsSync(path.join(dir, ".complete"))) return dir;
+  const tmp = `${dir}.${process.pid}.${Date.now()}`;
+  mkdirSync(tmp, { recursive: true, mode: 0o755 });
+  const sources = ETC_WHITELIST.filter((e) => existsSync(`/etc/${e}`));
+  // --parents keeps ssl/certs at ssl/certs; run from /etc so the copies are relative to it.
+  await run(["sh", "-c", 'cd /etc && exec cp -a --parents -t "$0" -- "$@"', tmp, ...sources]);
+  for (const d of ETC_MOUNT_POINTS.dirs) mkdirSync(path.join(tmp, d), { recursive: true });
+  for (const f of ETC_MOUNT_POINTS.files) {
+    mkdirSync(path.dirname(path.join(tmp, f)), { recursive: true });
+    writeFileSync(path.join(tmp, f), "");
+  }
+  writeFileSync(path.join(tmp, ".complete"), new Date().toISOString() + "\n");
+  try {
+    renameSync(tmp, dir);
+  } catch {
+    // Another process finished first: use theirs.
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
 }

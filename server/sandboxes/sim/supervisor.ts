@@ -39,13 +39,14 @@ const phase = (name: string, detail?: string) => emit({ type: "phase", phase: na
 interface Agent { target: string; child: ChildProcess; pid: number }
 
 /**
- * Pid 1 of every node and pod: tini (reaps the orphans trainees leave behind) named like a node's init,
- * so `ps` inside shows no host paths from bubblewrap's command line.
+ * Pid 1 of every node and pod: tini, which reaps the orphans trainees leave behind. bubblewrap execs it
+ * as pid 1 (--as-pid-1), so `ps` inside shows no host paths from bubblewrap's command line.
  */
-const AGENT_INIT = ["/bin/bash", "-c", "exec -a /sbin/init /usr/bin/tini -s -- /usr/bin/sleep infinity"];
+const AGENT_INIT = ["/usr/bin/tini", "-s", "--", "/usr/bin/sleep", "infinity"];
 
 class Supervisor {
   agents: Agent[] = [];
+  apiserver: ChildProcess | null = null;
   plan: ClusterPlan | null = null;
   generation = 0;
   /** Faults in force, in the order applied. Inventory faults are injected once, at the first build. */
@@ -96,6 +97,9 @@ class Supervisor {
     report("network", `${plan.nodes.length} nodes, ${plan.pods.length} pods`);
     const prov = renderProvisioning(plan);
     await spawnRunner(["ip", "-batch", "-"], prov.netns.map((n) => `netns add ${n}`).join("\n") + "\n");
+    // The API server loads and makes its certificates while the network is programmed; it listens after.
+    const api = this.startApiServer(plan);
+    api.ready.catch(() => {});
     await executePhases(prov.phases);
     this.plan = plan;
 
@@ -106,8 +110,10 @@ class Supervisor {
     }
     writeFileSync(this.boxFile.faults, JSON.stringify(this.faults, null, 2));
 
-    report("agents", "starting node and pod shells");
-    await this.startAgents(plan);
+    report("agents", "starting the API server and the node and pod shells");
+    api.listen();
+    await Promise.all([api.ready, this.startAgents(plan)]);
+    this.installKubeconfigs(plan);
     this.generation++;
     writeFileSync(
       this.boxFile.ready,
@@ -117,6 +123,8 @@ class Supervisor {
 
   /** Removes everything a build created, leaving the workspace and homes. */
   async teardown(): Promise<void> {
+    this.apiserver?.kill("SIGKILL");
+    this.apiserver = null;
     for (const a of this.agents) a.child.kill("SIGKILL");
     this.agents = [];
     if (existsSync(this.boxFile.ready)) rmSync(this.boxFile.ready);
@@ -160,7 +168,46 @@ class Supervisor {
       if (name === "faultline-reprovision") chmodSync(path.join(etc, name), 0o755);
     }
     for (const f of ["hostname", "hosts", "resolv.conf"]) ro.push([path.join(etc, f), `/etc/${f}`]);
-    return { hostname, roFiles: ro, rwBinds: rw };
+    return { hostname, etcBase: this.spec.etcBase, roFiles: ro, rwBinds: rw };
+  }
+
+  /**
+   * kube-apiserver runs on the control plane's host network (its own process in that node's namespace),
+   * so the trainee's kubectl reaches it at <cp>:6443 and its webhook calls cross the simulated network.
+   */
+  private startApiServer(plan: ClusterPlan): { listen(): void; ready: Promise<void> } {
+    const cp = plan.nodes.find((n) => n.role === "control-plane");
+    if (!cp) return { listen: () => {}, ready: Promise.resolve() };
+    const child = spawn("nsenter", [`--net=/run/netns/${cp.netns}`, "--", process.execPath, path.join(import.meta.dirname, "../../sim/apiserver/main.js"), this.spec.box], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    child.stdin.on("error", () => {});
+    this.apiserver = child;
+    const ready = new Promise<void>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        const nl = out.indexOf("\n");
+        if (nl < 0) return;
+        const msg = JSON.parse(out.slice(0, nl)) as { ready: boolean; error?: string };
+        if (msg.ready) resolve();
+        else reject(new FaultlineError(`the API server did not start: ${msg.error ?? "unknown error"}`, "see supervisor.log in the sandbox folder"));
+      });
+      child.on("exit", (code, sig) => reject(new FaultlineError(`the API server exited (${sig ?? code}) during start-up`, "see supervisor.log in the sandbox folder")));
+    });
+    return { listen: () => child.stdin.write("listen\n"), ready };
+  }
+
+  /** Every node gets the admin kubeconfig at ~/.kube/config, as kubespray's `kubeconfig_localhost` leaves it. */
+  private installKubeconfigs(plan: ClusterPlan): void {
+    const cp = plan.nodes.find((n) => n.role === "control-plane");
+    if (!cp) return;
+    const conf = readFileSync(path.join(this.spec.box, "kubernetes", cp.name, "admin.conf"), "utf8");
+    for (const n of plan.nodes) {
+      const dir = path.join(this.spec.box, "home", `node_${n.name}`, ".kube");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, "config"), conf, { mode: 0o600 });
+    }
   }
 
   private async startAgents(plan: ClusterPlan): Promise<void> {
@@ -222,7 +269,7 @@ async function untilInit(pid: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("/sbin/init")) return;
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith(AGENT_INIT[0]!)) return;
     } catch {
       throw new FaultlineError(`agent ${pid} exited during start-up`, "see supervisor.log in the sandbox folder");
     }

@@ -62,7 +62,7 @@ function commonLabels(sets: Array<Record<string, string>>): Record<string, strin
 
 /** The selector of a plan service: the plan's own if it carries one, else the labels its endpoint pods share. */
 export function serviceSelector(plan: ClusterPlan, svc: PlanService): Record<string, string> | undefined {
-  const declared = (svc as PlanService & { selector?: Record<string, string> }).selector;
+  const declared = svc.selector;
   if (declared) return declared;
   const pods = plan.pods.filter((p) => p.namespace === svc.namespace && svc.endpoints.includes(p.address));
   if (pods.length === 0) return undefined;

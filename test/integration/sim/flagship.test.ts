@@ -40,6 +40,16 @@ describe("flagship sandbox (webhook-to-kernel)", { timeout: 120_000 }, () => {
     assert.ok(vars.ignored.some((v) => v.name === "kube_network_nodes_prefix" && v.didYouMean === "kube_network_node_prefix"));
   });
 
+  it("kubectl in a node shell reaches the sandbox's API server: 7 Ready nodes, the system pods", async () => {
+    const nodes = await driver.exec(name, "node/worker-2", ["kubectl", "get", "nodes", "--no-headers"], { timeoutMs: 20_000 });
+    const lines = nodes.stdout.trim().split("\n");
+    assert.equal(lines.length, 7, nodes.stderr);
+    assert.ok(lines.every((l) => /^\S+\s+Ready\s/.test(l)), nodes.stdout);
+    const pods = await driver.exec(name, "node/cp-1", ["kubectl", "get", "pods", "-n", "metallb-system", "-o", "wide"], { timeoutMs: 20_000 });
+    const webhook = plan.pods.find((p) => p.name.startsWith("controller-"))!;
+    assert.match(pods.stdout, new RegExp(`${webhook.name}\\s+1/1\\s+Running.*${webhook.address.replaceAll(".", "\\.")}\\s+worker-3`));
+  });
+
   it("on the block owner: ping prints `connect: Invalid argument`, strace shows EINVAL, ip route shows the blackhole", async () => {
     const cp = plan.nodes.find((n) => n.role === "control-plane")!;
     const owner = blockOwnerOf(plan, cp.tunnelAddress!);

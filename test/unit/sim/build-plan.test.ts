@@ -224,7 +224,7 @@ describe("buildPlan: the flagship lab webhook-to-kernel", () => {
   it("Services: explicit ClusterIPs kept, the webhook's allocated from .10, endpoints from selectors and nodeEndpoints", async () => {
     const { plan: p } = await flagship({ faults: true });
     assert.deepEqual(p.services, [
-      { namespace: "default", name: "kubernetes", clusterIP: "10.233.0.1", ports: [{ name: "https", port: 443, targetPort: 6443, protocol: "TCP" }], endpoints: ["192.168.10.10"] },
+      { namespace: "default", name: "kubernetes", clusterIP: "10.233.0.1", ports: [{ name: "https", port: 443, targetPort: 6443, protocol: "TCP" }], selector: {}, endpoints: ["192.168.10.10"] },
       {
         namespace: "kube-system",
         name: "coredns",
@@ -233,11 +233,12 @@ describe("buildPlan: the flagship lab webhook-to-kernel", () => {
           { name: "dns", port: 53, targetPort: 53, protocol: "UDP" },
           { name: "dns-tcp", port: 53, targetPort: 53, protocol: "TCP" },
         ],
+        selector: { "k8s-app": "kube-dns" },
         endpoints: ["10.233.65.1", "10.233.66.1"],
       },
       // selector {component: controller} picks the controller, not the speaker-test pod beside it.
-      { namespace: "metallb-system", name: "metallb-webhook-service", clusterIP: "10.233.0.10", ports: [{ name: undefined, port: 443, targetPort: 9443, protocol: "TCP" }], endpoints: ["10.233.64.4"] },
-      { namespace: "default", name: "hello-world", clusterIP: "10.233.0.11", ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }], endpoints: ["10.233.64.7", "10.233.64.8"] },
+      { namespace: "metallb-system", name: "metallb-webhook-service", clusterIP: "10.233.0.10", ports: [{ name: undefined, port: 443, targetPort: 9443, protocol: "TCP" }], selector: { component: "controller" }, endpoints: ["10.233.64.4"] },
+      { namespace: "default", name: "hello-world", clusterIP: "10.233.0.11", ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }], selector: { app: "hello-world" }, endpoints: ["10.233.64.7", "10.233.64.8"] },
     ]);
   });
 
@@ -292,7 +293,7 @@ describe("buildPlan: a borrowed tunnel address in a small cluster", () => {
       serviceRoute("10.233.64.128"),
     ]);
     assert.deepEqual(p.services, [
-      { namespace: "default", name: "web", clusterIP: "10.233.0.10", ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }], endpoints: ["10.233.64.2", "10.233.64.129"] },
+      { namespace: "default", name: "web", clusterIP: "10.233.0.10", ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }], selector: { app: "web" }, endpoints: ["10.233.64.2", "10.233.64.129"] },
     ]);
   });
 

@@ -1,0 +1,66 @@
+/**
+ * The API server as a process of its own, started by the sandbox supervisor inside the control-plane
+ * node's network namespace (like kube-apiserver on a kubeadm/kubespray master): it listens on
+ * <cp address>:6443, and its own outbound calls (admission webhooks) cross the simulated network.
+ *
+ * Usage (by the supervisor only): node main.js <box>
+ * Starts as soon as the plan exists, loads and makes its certificates while the supervisor programs the
+ * network, then waits for a line `listen` on stdin (the control plane's address exists from then on),
+ * writes <box>/kubernetes/<cp>/admin.conf and prints one line `{"ready":true,"port":6443}` on stdout.
+ */
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { FaultlineError, formatError } from "../../errors.js";
+import { createLogger } from "../../log.js";
+import type { InventoryEvaluation } from "../kubespray/evaluate.js";
+import type { ClusterPlan } from "../plan.js";
+import { startApiServer } from "./index.js";
+import { ensurePki } from "./pki.js";
+
+/** Resolves on the supervisor's `listen` line; exits when the supervisor closes stdin first. */
+function untilListen(): Promise<void> {
+  return new Promise((resolve) => {
+    let buf = "";
+    process.stdin.on("data", (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes("listen\n")) resolve();
+    });
+    process.stdin.on("end", () => {
+      if (!buf.includes("listen\n")) process.exit(0);
+    });
+  });
+}
+
+const log = createLogger({ component: "apiserver" }, { json: true });
+
+async function main(): Promise<void> {
+  const box = process.argv[2];
+  if (!box) throw new FaultlineError("usage: main.js <box>");
+  const plan = JSON.parse(readFileSync(path.join(box, "plan.json"), "utf8")) as ClusterPlan;
+  const vars = JSON.parse(readFileSync(path.join(box, "vars.json"), "utf8")) as InventoryEvaluation;
+  const cp = plan.nodes.find((n) => n.role === "control-plane");
+  if (!cp) throw new FaultlineError("the cluster has no control-plane node", "give one node `role: control-plane` in the lab");
+  const kubeVersion = vars.vars.kube_version?.value;
+  const certDir = path.join(box, "pki");
+  await ensurePki(certDir, [cp.address]);
+  await untilListen();
+  const api = await startApiServer({
+    host: cp.address,
+    port: 6443,
+    plan,
+    certDir,
+    log,
+    ...(typeof kubeVersion === "string" ? { kubeVersion } : {}),
+  });
+  const dir = path.join(box, "kubernetes", cp.name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "admin.conf"), api.kubeconfig(`https://${cp.address}:6443`), { mode: 0o600 });
+  process.stdout.write(JSON.stringify({ ready: true, port: api.port }) + "\n");
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => void api.close().then(() => process.exit(0)));
+}
+
+main().catch((e: unknown) => {
+  log.error("apiserver.failed", { error: formatError(e) });
+  process.stdout.write(JSON.stringify({ ready: false, error: e instanceof Error ? e.message : String(e) }) + "\n");
+  process.exit(1);
+});
