@@ -22,6 +22,7 @@ const USAGE = `usage: faultline [--data-dir DIR] <command>
   sandbox shell <name> <target>             interactive shell in a target
   sandbox vars <name>                       effective kubespray variables and where each came from
   sandbox plan <name>                       addresses, blocks and routes (JSON)
+  sandbox kubeconfig <name>                 admin kubeconfig for kubectl on this host (127.0.0.1)
   sandbox faults <name>                     faults in force
   sandbox fault <name> apply '<yaml>'       inject a fault, e.g. '{kind: mtu, node: worker-1, mtu: 1400}'
   sandbox fault <name> revert <index>       revert fault #index (see \`sandbox faults\`)
@@ -106,6 +107,12 @@ async function sandbox(cfg: Config, args: string[]): Promise<number> {
       if (!name) usage("sandbox vars <name>");
       driver.meta(name);
       process.stdout.write(formatVars(driver.vars(name)) + "\n");
+      return 0;
+    }
+    case "kubeconfig": {
+      const [name] = rest;
+      if (!name) usage("sandbox kubeconfig <name>");
+      process.stdout.write(driver.kubeconfig(name));
       return 0;
     }
     case "plan": {

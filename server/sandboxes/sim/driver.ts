@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { connect } from "node:net";
+import { connect, createServer, type AddressInfo } from "node:net";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { spawn as spawnPty, type IPty } from "@lydell/node-pty";
@@ -170,6 +170,7 @@ export class SimDriver {
       // Let go of the sandbox: it runs on after this process exits, like a kind cluster.
       progress.destroy();
       child.unref();
+      await this.startRelay(p, uidBase, initPid);
       report("ready");
       return { meta, plan: this.plan(name) };
     } catch (e) {
@@ -381,10 +382,53 @@ export class SimDriver {
     });
   }
 
+  /**
+   * A loopback TCP port on the host for the sandbox's API server (like kind's 127.0.0.1:<port>), relayed
+   * by socat to the supervisor's unix socket. socat runs as the sandbox's own unprivileged id (it can
+   * open that socket and nothing else of note) and inside the sandbox's pid namespace, so the kernel
+   * ends it with the sandbox.
+   */
+  private async startRelay(p: SandboxPaths, uid: number, initPid: number): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = await freePort();
+      // In the host's network namespace but the sandbox's pid namespace: it dies with the sandbox.
+      const child = spawn(
+        "nsenter",
+        [`--pid=/proc/${initPid}/ns/pid`, "--setuid", String(uid), "--setgid", String(uid), "--",
+          "socat", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${path.join(p.box, "apiserver.sock")}`],
+        { detached: true, stdio: "ignore", env: { PATH: sandboxEnv().PATH } },
+      );
+      child.unref();
+      const pid = child.pid ?? 0;
+      if (await listening(port)) {
+        await fsp.writeFile(path.join(p.root, "relay.json"), JSON.stringify({ pid, port, start: startTime(pid) }));
+        return;
+      }
+      killTree(pid); // the port was taken meanwhile: try another
+    }
+    throw new FaultlineError("cannot open a loopback port for the sandbox's API server", "check that socat is installed and 127.0.0.1 has free ports");
+  }
+
+  /** The host's kubeconfig for a sandbox: the admin credentials, pointed at its loopback relay. */
+  kubeconfig(name: string): string {
+    const p = this.paths(name);
+    const relay = JSON.parse(readFileSync(path.join(p.root, "relay.json"), "utf8")) as { port: number };
+    const cp = this.plan(name).nodes.find((n) => n.role === "control-plane");
+    if (!cp) throw new FaultlineError(`sandbox "${name}" has no control plane, so no API server`);
+    const conf = readFileSync(path.join(p.box, "kubernetes", cp.name, "admin.conf"), "utf8");
+    return conf.replace(/server: https:\/\/[^\s]+/, `server: https://127.0.0.1:${relay.port}`);
+  }
+
   /** Destroys a sandbox: the kernel tears down its namespaces when the pid-namespace init dies. */
   async down(name: string): Promise<void> {
     const p = this.paths(name);
     if (!existsSync(p.root)) throw new FaultlineError(`no sandbox named "${name}"`, "list them with `faultline sandbox ls`");
+    try {
+      const relay = JSON.parse(readFileSync(path.join(p.root, "relay.json"), "utf8")) as { pid: number; start: string | null };
+      if (relay.start && startTime(relay.pid) === relay.start) killTree(relay.pid);
+    } catch {
+      /* no relay yet */
+    }
     try {
       const m = this.meta(name);
       if (this.isAlive(name)) {
@@ -463,6 +507,31 @@ async function findChild(pid: number): Promise<number> {
 async function waitGone(pid: number, start: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (startTime(pid) === start && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** True once something accepts connections on 127.0.0.1:port (within ~2 s). */
+async function listening(port: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, "127.0.0.1");
+      s.once("connect", () => (s.destroy(), resolve(true)));
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
 }
 
 function killTree(pid: number): void {

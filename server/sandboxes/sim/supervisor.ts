@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
 import { FaultlineError, formatError } from "../../errors.js";
 import { createLogger } from "../../log.js";
@@ -356,6 +356,26 @@ async function handle(sup: Supervisor, line: string, trainee: boolean, say: (s: 
   }
 }
 
+/**
+ * The host's way in to the API server: a unix socket in the box, relayed to <cp>:6443 across the node
+ * network's bridge (this namespace holds the bridge's gateway address, so it reaches every node). The
+ * host never gets a route into the sandbox; it talks to a file only root and the sandbox can open.
+ */
+function relayApiServer(sup: Supervisor, sockPath: string): Server {
+  if (existsSync(sockPath)) rmSync(sockPath);
+  const server = createServer((client: Socket) => {
+    const cp = sup.plan?.nodes.find((n) => n.role === "control-plane");
+    if (!cp) return void client.destroy();
+    const upstream = connect(6443, cp.address);
+    client.pipe(upstream).pipe(client);
+    const close = () => (client.destroy(), upstream.destroy());
+    client.on("error", close);
+    upstream.on("error", close);
+  });
+  server.listen(sockPath);
+  return server;
+}
+
 async function main(): Promise<void> {
   const specFile = process.argv[2];
   if (!specFile) throw new FaultlineError("usage: supervisor.js <spec.json>");
@@ -368,6 +388,7 @@ async function main(): Promise<void> {
   // The sockets exist before the first build: node agents bind the trainee socket into their root.
   serve(sup, path.join(spec.box, "control.sock"), false);
   serve(sup, path.join(spec.box, "trainee.sock"), true);
+  relayApiServer(sup, path.join(spec.box, "apiserver.sock"));
   await sup.serial(() => sup.build(phase));
   emit({ type: "ready", generation: sup.generation, ms: Date.now() - t0 });
   progress?.end();

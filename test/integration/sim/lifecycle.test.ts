@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { distRoot } from "../../../server/paths.js";
@@ -47,6 +47,11 @@ describe("sandbox lifecycle", { timeout: 120_000 }, () => {
     const hostname = execFileSync(process.execPath, [cli, "sandbox", "exec", name, "node/worker-2", "--", "hostname"], { env, encoding: "utf8" });
     assert.equal(hostname.trim(), "worker-2");
     assert.match(execFileSync(process.execPath, [cli, "sandbox", "ls"], { env, encoding: "utf8" }), new RegExp(`${name}\\tsmall-ok\\trunning`));
+    // kubectl on the host, through the loopback relay to the sandbox's API server.
+    const conf = path.join(driver.dataDir, `${name}.kubeconfig`);
+    writeFileSync(conf, execFileSync(process.execPath, [cli, "sandbox", "kubeconfig", name], { env, encoding: "utf8" }));
+    const nodes = execFileSync("kubectl", ["--kubeconfig", conf, "get", "nodes", "--no-headers"], { encoding: "utf8" });
+    assert.deepEqual(nodes.trim().split("\n").map((l) => l.split(/\s+/).slice(0, 2).join(" ")), ["cp-1 Ready", "worker-1 Ready", "worker-2 Ready"]);
     execFileSync(process.execPath, [cli, "sandbox", "down", name], { env });
     assert.equal(existsSync(driver.paths(name).root), false);
   });
