@@ -90,6 +90,9 @@ export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEv
     { routeBorrowedTunnels: routesBorrowed },
   );
 
+  // In VXLAN mode (kubespray's default since v2.19) Felix programs these routes with its protocol
+  // number 80; with the BIRD backend they are BIRD's. `ip route` shows which.
+  const proto = ev.calicoBackend === "bird" ? "bird" : "80";
   const planNodes: PlanNode[] = nodes.map((n) => {
     const t = tunnel.get(n.name) ?? null;
     const routes: RouteSpec[] = (calico.get(n.name) ?? []).map((r) => ({
@@ -97,7 +100,7 @@ export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEv
       ...(r.type ? { type: r.type } : {}),
       ...(r.via ? { via: r.via, dev: "eth0" } : {}),
       ...(r.src ? { src: r.src } : {}),
-      proto: r.proto,
+      proto,
     }));
     // ClusterIPs are reached through the node's tunnel address, as host processes on a Calico node do;
     // iptables DNAT then rewrites the destination to the endpoint (see docs/sandboxes.md, deviations).

@@ -11,7 +11,8 @@ export interface RouteSpec {
   via?: string;
   dev?: string;
   src?: string;
-  proto?: "bird" | "kernel" | "static" | "boot";
+  /** `bird` when BIRD programs the route (calico_network_backend: bird), `80` when Felix does (vxlan). */
+  proto?: "bird" | "80" | "kernel" | "static" | "boot";
   scope?: "link";
 }
 

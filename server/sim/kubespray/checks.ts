@@ -78,6 +78,15 @@ export function networkPlugin(v: ResolvedVar): string {
   return plugin;
 }
 
+/** calico_network_backend: bird (BGP, routes by BIRD), vxlan (routes by Felix) or none (kubespray's values). */
+export function networkBackend(v: ResolvedVar): "bird" | "vxlan" | "none" {
+  const backend = text(v, "vxlan");
+  if (backend !== "bird" && backend !== "vxlan" && backend !== "none") {
+    throw new FaultlineError(`${v.origin}: ${subject(v)} = '${backend}': calico_network_backend can only be 'bird', 'vxlan' or 'none'`, "set calico_network_backend: vxlan (kubespray's default) or bird");
+  }
+  return backend;
+}
+
 export function proxyMode(v: ResolvedVar): string {
   const mode = text(v, "ipvs");
   if (mode !== "iptables" && mode !== "ipvs") {

@@ -18,6 +18,8 @@ export function roleDefaults(rel: KubesprayRelease): Record<string, unknown> {
     kube_network_node_prefix: 24,
     kube_network_plugin: "calico",
     kube_proxy_mode: "ipvs",
+    // vxlan since kubespray PR #8434 (Jan 2022, shipped in v2.19): Felix programs the routes, not BIRD.
+    calico_network_backend: "vxlan",
     calico_pool_cidr: "{{ kube_pods_subnet }}",
     calico_pool_blocksize: rel.blockSizeDefault === "kube_network_node_prefix" ? "{{ kube_network_node_prefix }}" : rel.blockSizeDefault,
     calico_version: rel.calicoVersion,
@@ -40,6 +42,7 @@ export const EVALUATED_ORDER: readonly string[] = [
   "kube_service_addresses",
   "kube_network_plugin",
   "kube_proxy_mode",
+  "calico_network_backend",
   "kubelet_max_pods",
   "calico_version",
   "kube_version",

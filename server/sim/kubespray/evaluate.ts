@@ -8,6 +8,7 @@ import {
   checkPoolInsidePods,
   networkPlugin,
   networkRange,
+  networkBackend,
   proxyMode,
   text,
   versionString,
@@ -81,6 +82,8 @@ export interface InventoryEvaluation {
   blockSize: number;
   /** cidr of that IPPool: calico_pool_cidr, by default kube_pods_subnet. */
   poolCidr: string;
+  /** Who programs the pod routes: BIRD (`proto bird`) or Felix in VXLAN mode (`proto 80`). */
+  calicoBackend: "bird" | "vxlan" | "none";
 }
 
 /**
@@ -118,6 +121,7 @@ export async function evaluateInventory(inventoryDir: string, kubesprayVersion: 
   const pods = networkRange(podsVar);
   checkNoCollision(pods, podsVar, services, servicesVar);
   const mode = proxyMode(r("kube_proxy_mode"));
+  const backend = networkBackend(r("calico_network_backend"));
   // kube-controller-manager and kubelet settings are checked when those components start.
   const prefixVar = r("kube_network_node_prefix");
   const nodePrefix = wholeNumber(prefixVar, "kube_network_node_prefix: 25");
@@ -139,6 +143,7 @@ export async function evaluateInventory(inventoryDir: string, kubesprayVersion: 
     kube_service_addresses: formatCidr(services),
     kube_network_plugin: plugin,
     kube_proxy_mode: mode,
+    calico_network_backend: backend,
     kubelet_max_pods: maxPods,
     calico_version: calicoVersion,
     kube_version: kubeVersion,
@@ -172,6 +177,7 @@ export async function evaluateInventory(inventoryDir: string, kubesprayVersion: 
     nodePrefix,
     blockSize,
     poolCidr: formatCidr(pool),
+    calicoBackend: backend,
   };
 }
 

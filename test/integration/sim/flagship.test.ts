@@ -63,7 +63,7 @@ describe("flagship sandbox (webhook-to-kernel)", { timeout: 120_000 }, () => {
 
     const routes = await driver.exec(name, target, ["ip", "route"]);
     const block = plan.nodes.find((n) => n.name === owner)!.blocks[0]!;
-    assert.match(routes.stdout, new RegExp(`^blackhole ${block.replaceAll(".", "\\.")} proto bird`, "m"));
+    assert.match(routes.stdout, new RegExp(`^blackhole ${block.replaceAll(".", "\\.")} proto 80`, "m"));
   });
 
   it("a TCP listener in the webhook pod answers locally, times out from the control plane, and tcpdump sees the SYN-ACK leave", async () => {

@@ -51,8 +51,8 @@ function faultline(message: RegExp, hint?: RegExp) {
 }
 
 const serviceRoute = (src: string): RouteSpec => ({ dst: "10.233.0.0/18", dev: "eth0", scope: "link", src });
-const via = (dst: string, gw: string, src: string): RouteSpec => ({ dst, via: gw, dev: "eth0", src, proto: "bird" });
-const blackhole = (dst: string): RouteSpec => ({ dst, type: "blackhole", proto: "bird" });
+const via = (dst: string, gw: string, src: string): RouteSpec => ({ dst, via: gw, dev: "eth0", src, proto: "80" });
+const blackhole = (dst: string): RouteSpec => ({ dst, type: "blackhole", proto: "80" });
 
 describe("expandNodes", () => {
   it("expands count into name-1 .. name-N, keeping declaration order and roles", async () => {
@@ -250,6 +250,18 @@ describe("buildPlan: the flagship lab webhook-to-kernel", () => {
     assert.ok(p.pods.every((x) => !x.borrowed), "no pod borrows");
     assert.equal(nodeOf(p, "cp-1").tunnelAddress, "10.233.67.0"); // cp-1 starts last: the 7th /25
     assert.deepEqual(nodeOf(p, "worker-3").routes[0], blackhole("10.233.64.0/25"));
+  });
+});
+
+describe("buildPlan: who programs the routes", () => {
+  it("Felix in VXLAN mode (kubespray's default since v2.19): proto 80", async () => {
+    const p = await plan("borrowed-tunnel", "two-blocks");
+    assert.ok(nodeOf(p, "worker-1").routes.filter((r) => r.dst.startsWith("10.233.64.")).every((r) => r.proto === "80"));
+  });
+  it("BIRD when the inventory sets calico_network_backend: bird: proto bird", async () => {
+    const p = await plan("borrowed-tunnel", "two-blocks-bird");
+    const w1 = nodeOf(p, "worker-1").routes.filter((r) => r.dst.startsWith("10.233.64."));
+    assert.ok(w1.length > 0 && w1.every((r) => r.proto === "bird"), JSON.stringify(w1));
   });
 });
 

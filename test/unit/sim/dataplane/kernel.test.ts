@@ -60,19 +60,19 @@ describe("a rendered plan, executed in a real network namespace", { skip }, () =
     );
 
     const w1 = out.get("route worker-1")!;
-    assert.match(w1, /^blackhole 10\.233\.64\.0\/25 proto bird $/m);
-    assert.match(w1, /^10\.233\.64\.128\/25 via 192\.168\.10\.12 dev eth0 proto bird src 10\.233\.64\.0 $/m);
-    assert.match(w1, /^10\.233\.64\.3 via 192\.168\.10\.10 dev eth0 proto bird src 10\.233\.64\.0 $/m, "the borrowed pod's /32");
+    assert.match(w1, /^blackhole 10\.233\.64\.0\/25 proto 80 $/m);
+    assert.match(w1, /^10\.233\.64\.128\/25 via 192\.168\.10\.12 dev eth0 proto 80 src 10\.233\.64\.0 $/m);
+    assert.match(w1, /^10\.233\.64\.3 via 192\.168\.10\.10 dev eth0 proto 80 src 10\.233\.64\.0 $/m, "the borrowed pod's /32");
     assert.match(w1, new RegExp(`^10\\.233\\.64\\.2 dev ${pod("a").hostIface} scope link $`, "m"));
     assert.doesNotMatch(w1, /^10\.233\.64\.1 /m, "no route for cp-1's borrowed tunnel address (Calico v3.22)");
     assert.match(w1, /^10\.233\.0\.0\/18 dev eth0 scope link src 10\.233\.64\.0 $/m);
     assert.match(w1, /^default via 192\.168\.10\.1 dev eth0 $/m);
 
     const cp = out.get("route cp-1")!;
-    assert.match(cp, /^10\.233\.64\.0\/25 via 192\.168\.10\.11 dev eth0 proto bird src 10\.233\.64\.1 $/m);
+    assert.match(cp, /^10\.233\.64\.0\/25 via 192\.168\.10\.11 dev eth0 proto 80 src 10\.233\.64\.1 $/m);
     assert.match(cp, new RegExp(`^10\\.233\\.64\\.3 dev ${pod("c").hostIface} scope link $`, "m"), "pod c's route on the node using its address");
     assert.doesNotMatch(cp, /^blackhole/m, "cp-1 owns no block");
-    assert.match(out.get("route worker-2")!, /^blackhole 10\.233\.64\.128\/25 proto bird $/m);
+    assert.match(out.get("route worker-2")!, /^blackhole 10\.233\.64\.128\/25 proto 80 $/m);
 
     assert.equal(out.get("ip_forward worker-1"), "1\n");
     assert.equal(out.get("proxy_arp worker-1"), "1\n");
