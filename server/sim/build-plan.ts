@@ -62,7 +62,8 @@ export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEv
   const tunnel = new Map<string, { address: string; borrowed: boolean }>();
   // calico-node allocates its tunnel address at start-up, so the start order decides who claims which block.
   for (const n of claimOrder) {
-    const a = ipam.autoAssign(n, `ipip-tunnel-addr-${n}`);
+    // Calico names the handle after the tunnel device: vxlan.calico in VXLAN mode, tunl0 with IPIP.
+    const a = ipam.autoAssign(n, `${ev.calicoBackend === "bird" ? "ipip" : "vxlan"}-tunnel-addr-${n}`);
     tunnel.set(n, { address: a.address, borrowed: a.borrowed });
   }
 

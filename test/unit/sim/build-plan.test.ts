@@ -143,10 +143,10 @@ describe("buildPlan: the flagship lab webhook-to-kernel", () => {
     assert.deepEqual(
       p.blocks[0]!.allocations.slice(0, 4),
       [
-        { address: "10.233.64.0", handle: "ipip-tunnel-addr-worker-3" },
-        { address: "10.233.64.1", handle: "ipip-tunnel-addr-worker-5" },
-        { address: "10.233.64.2", handle: "ipip-tunnel-addr-worker-6" },
-        { address: "10.233.64.3", handle: "ipip-tunnel-addr-cp-1" },
+        { address: "10.233.64.0", handle: "vxlan-tunnel-addr-worker-3" },
+        { address: "10.233.64.1", handle: "vxlan-tunnel-addr-worker-5" },
+        { address: "10.233.64.2", handle: "vxlan-tunnel-addr-worker-6" },
+        { address: "10.233.64.3", handle: "vxlan-tunnel-addr-cp-1" },
       ],
     );
   });
