@@ -51,9 +51,12 @@ export function apiVersions(serverAddress: string): Record<string, unknown> {
   return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress }] };
 }
 
-/** /api/v1 or /apis/<group>/<version>; undefined when no such group version is served. */
-export function resourceList(group: string, version: string): Record<string, unknown> | undefined {
-  const types = RESOURCE_TYPES.filter((t) => t.group === group && t.version === version);
+/**
+ * /api/v1 or /apis/<group>/<version>; undefined when no such group version is served. `served` is the
+ * server's registry (built-ins and CRDs); the default, the built-ins alone, is for tests.
+ */
+export function resourceList(group: string, version: string, served: readonly ResourceType[] = RESOURCE_TYPES): Record<string, unknown> | undefined {
+  const types = served.filter((t) => t.group === group && t.version === version);
   if (types.length === 0) return undefined;
   const resources = types.flatMap(resourceEntries);
   // the core list is the one APIResourceList kube-apiserver sends without apiVersion
@@ -68,13 +71,13 @@ function groupEntry(g: { name: string; versions: string[] }): Record<string, unk
 }
 
 /** /apis */
-export function apiGroupList(): Record<string, unknown> {
-  return { kind: "APIGroupList", apiVersion: "v1", groups: apiGroups().map(groupEntry) };
+export function apiGroupList(served: readonly ResourceType[] = RESOURCE_TYPES): Record<string, unknown> {
+  return { kind: "APIGroupList", apiVersion: "v1", groups: apiGroups(served).map(groupEntry) };
 }
 
 /** /apis/<group>; undefined for an unknown group. */
-export function apiGroup(name: string): Record<string, unknown> | undefined {
-  const g = apiGroups().find((x) => x.name === name);
+export function apiGroup(name: string, served: readonly ResourceType[] = RESOURCE_TYPES): Record<string, unknown> | undefined {
+  const g = apiGroups(served).find((x) => x.name === name);
   return g ? { kind: "APIGroup", apiVersion: "v1", ...groupEntry(g) } : undefined;
 }
 
@@ -98,13 +101,13 @@ function discoveryResource(t: ResourceType): Record<string, unknown> {
  * The aggregated discovery document: for /api (`legacy`) the core group, for /apis every named group.
  * `version` is the apidiscovery version the client asked for (the shapes are identical).
  */
-export function aggregatedDiscovery(legacy: boolean, version: "v2" | "v2beta1"): Record<string, unknown> {
-  const groups = legacy ? [{ name: "", versions: ["v1"] }] : apiGroups();
+export function aggregatedDiscovery(legacy: boolean, version: "v2" | "v2beta1", served: readonly ResourceType[] = RESOURCE_TYPES): Record<string, unknown> {
+  const groups = legacy ? [{ name: "", versions: ["v1"] }] : apiGroups(served);
   const items = groups.map((g) => ({
     metadata: { ...(g.name ? { name: g.name } : {}), creationTimestamp: null },
     versions: g.versions.map((v) => ({
       version: v,
-      resources: RESOURCE_TYPES.filter((t) => t.group === g.name && t.version === v).map(discoveryResource),
+      resources: served.filter((t) => t.group === g.name && t.version === v).map(discoveryResource),
       freshness: "Current",
     })),
   }));

@@ -7,12 +7,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { stringify as toYaml } from "yaml";
 import type { Logger } from "../../log.js";
+import { admittingStore, type Admission } from "./admission.js";
 import { bodyFormat, decodeBody, readBody, requireObject } from "./body.js";
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiVersions, resourceList, versionInfo } from "./discovery.js";
 import { contentTypeOf, negotiate, type Representation } from "./negotiate.js";
 import { bodySchema, deleteOptionsSchema, isRecord, type KObject } from "./objects.js";
+import { patchSchemaFor } from "./openapi/patch-meta.js";
+import { serveOpenApi } from "./openapi/serve.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
-import { groupVersion, typeAt, type ResourceType } from "./resources.js";
+import { groupVersion, type ResourceType, type TypeRegistry } from "./resources.js";
 import { formatLabelSelector, parseFieldSelector, parseLabelSelector, type FieldSelector, type LabelSelector } from "./selectors.js";
 import { ApiError, badRequest, deletedStatus, internalError, invalid, methodNotAllowed, pathNotFound, unauthorized, unsupportedMediaType } from "./status.js";
 import type { Store } from "./store.js";
@@ -41,6 +44,8 @@ export interface HandlerContext {
   /** Serve apidiscovery.k8s.io/v2 when asked; false makes kubectl fall back to plain discovery. */
   aggregatedDiscovery: boolean;
   watches: WatchRegistry;
+  /** Admission webhooks for create/update/delete; without it, writes are not admitted. */
+  admission?: Admission;
 }
 
 /** Paths anyone may read without a credential (kubeadm's system:public-info-viewer binding). */
@@ -134,10 +139,10 @@ async function route(ctx: HandlerContext, req: IncomingMessage, res: ServerRespo
     if (method !== "GET") throw methodNotAllowed();
     if (seg.length === 1) {
       const repr = negotiate(accept, { aggregatedDiscovery: ctx.aggregatedDiscovery });
-      if (repr.as === "APIGroupDiscoveryList") return sendRepresentation(res, 200, aggregatedDiscovery(true, repr.version), repr);
+      if (repr.as === "APIGroupDiscoveryList") return sendRepresentation(res, 200, aggregatedDiscovery(true, repr.version, ctx.store.types.all()), repr);
       return send(res, 200, apiVersions(ctx.serverAddress()));
     }
-    const list = resourceList("", seg[1]!);
+    const list = resourceList("", seg[1]!, ctx.store.types.all());
     if (!list) throw pathNotFound();
     return send(res, 200, list);
   }
@@ -145,20 +150,21 @@ async function route(ctx: HandlerContext, req: IncomingMessage, res: ServerRespo
     if (method !== "GET") throw methodNotAllowed();
     if (seg.length === 1) {
       const repr = negotiate(accept, { aggregatedDiscovery: ctx.aggregatedDiscovery });
-      if (repr.as === "APIGroupDiscoveryList") return sendRepresentation(res, 200, aggregatedDiscovery(false, repr.version), repr);
-      return send(res, 200, apiGroupList());
+      if (repr.as === "APIGroupDiscoveryList") return sendRepresentation(res, 200, aggregatedDiscovery(false, repr.version, ctx.store.types.all()), repr);
+      return send(res, 200, apiGroupList(ctx.store.types.all()));
     }
-    const doc = seg.length === 2 ? apiGroup(seg[1]!) : resourceList(seg[1]!, seg[2]!);
+    const doc = seg.length === 2 ? apiGroup(seg[1]!, ctx.store.types.all()) : resourceList(seg[1]!, seg[2]!, ctx.store.types.all());
     if (!doc) throw pathNotFound();
     return send(res, 200, doc);
   }
-  const rr = parseResourcePath(seg);
+  if (seg[0] === "openapi") return serveOpenApi(ctx.store.types, ctx.kubeVersion, req, res, url, seg);
+  const rr = parseResourcePath(seg, ctx.store.types);
   if (!rr) throw pathNotFound();
   await resource(ctx, req, res, url, rr);
 }
 
 /** Maps /api/v1/... and /apis/<g>/<v>/... to a type, namespace, name and subresource; undefined if none. */
-function parseResourcePath(seg: string[]): ResourceRequest | undefined {
+function parseResourcePath(seg: string[], types: TypeRegistry): ResourceRequest | undefined {
   let group: string;
   let version: string;
   let rest: string[];
@@ -179,7 +185,7 @@ function parseResourcePath(seg: string[]): ResourceRequest | undefined {
     rest = rest.slice(2);
   }
   if (rest.length === 0 || rest.length > 3) return undefined;
-  const type = typeAt(group, version, rest[0]!);
+  const type = types.at(group, version, rest[0]!);
   if (!type) return undefined;
   if (namespace !== undefined && !type.namespaced) return undefined;
   const name = rest[1];
@@ -242,7 +248,8 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
   const method = req.method ?? "GET";
   const { type: t, namespace, name } = rr;
   const query = parseQuery(url, t);
-  const store = ctx.store;
+  // writes through this store are admitted (webhooks), so they are awaited below
+  const store = admittingStore(ctx, req, res);
   if (rr.subresource === "scale" && name !== undefined) return scale(ctx, req, res, t, namespace, name, query.dryRun);
 
   if (method === "GET") {
@@ -303,7 +310,7 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
       if (obj.metadata.namespace && obj.metadata.namespace !== namespace) throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
       obj.metadata.namespace = namespace;
     }
-    const created = store.create(t, obj, { dryRun: query.dryRun });
+    const created = await store.create(t, obj, { dryRun: query.dryRun });
     return sendRepresentation(res, 201, created, repr);
   }
 
@@ -318,7 +325,7 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
       obj.metadata.namespace = namespace;
     }
     const existed = store.tryGet(t, namespace, name) !== undefined;
-    const updated = store.update(t, obj, { dryRun: query.dryRun, ...(rr.subresource === "status" ? { subresource: "status" as const } : {}) });
+    const updated = await store.update(t, obj, { dryRun: query.dryRun, ...(rr.subresource === "status" ? { subresource: "status" as const } : {}) });
     return sendRepresentation(res, existed ? 200 : 201, updated, repr);
   }
 
@@ -338,15 +345,16 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
       const deleted: KObject[] = [];
       for (const o of matching.items) {
         try {
-          deleted.push(store.delete(t, o.metadata.namespace, o.metadata.name!, { dryRun }));
-        } catch {
-          // deleted concurrently: a collection delete does not fail for that
+          deleted.push(await store.delete(t, o.metadata.namespace, o.metadata.name!, { dryRun }));
+        } catch (err) {
+          // deleted concurrently: a collection delete does not fail for that; a webhook denial does
+          if (!(err instanceof ApiError) || err.code !== 404) throw err;
         }
       }
       const items = deleted.map(({ apiVersion: _a, kind: _k, ...rest }) => rest);
       return sendRepresentation(res, 200, { kind: `${t.kind}List`, apiVersion: groupVersion(t), metadata: { resourceVersion: store.resourceVersion() }, items }, repr);
     }
-    const gone = store.delete(t, namespace, name, { ...(options.preconditions ? { preconditions: options.preconditions } : {}), dryRun });
+    const gone = await store.delete(t, namespace, name, { ...(options.preconditions ? { preconditions: options.preconditions } : {}), dryRun });
     // pods and namespaces are deleted gracefully on a real cluster: the answer is the object, marked for
     // deletion; everything else is gone at once and the answer is a Success Status
     if (t.kind === "Pod" || t.kind === "Namespace") {
@@ -362,12 +370,14 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
     if (name === undefined) throw methodNotAllowed();
     const repr = negotiate(req.headers.accept, { transforms: false });
     const format = bodyFormat(req.headers["content-type"]);
-    // server-side apply (application/apply-patch+yaml) is not modelled yet
-    if (format !== "merge-patch" && format !== "json-patch" && format !== "strategic-merge-patch") throw unsupportedMediaType(req.headers["content-type"] ?? "");
+    // server-side apply (application/apply-patch+yaml) is not modelled: answered as by a server without
+    // it; custom resources take no strategic merge patch, as in apiextensions-apiserver
+    const patchTypes = t.custom ? ["json-patch", "merge-patch"] : ["json-patch", "merge-patch", "strategic-merge-patch"];
+    if (!patchTypes.includes(format)) throw unsupportedMediaType(req.headers["content-type"] ?? "", patchTypes.map((p) => `application/${p}+json`));
     const raw = await readBody(req);
     const patch = decodeBody(raw, format, t.kind);
     const current = store.get(t, namespace, name);
-    const patched = format === "json-patch" ? jsonPatch(current, patch) : format === "merge-patch" ? mergePatch(current, patch) : strategicMergePatch(current, patch);
+    const patched = format === "json-patch" ? jsonPatch(current, patch) : format === "merge-patch" ? mergePatch(current, patch) : strategicMergePatch(current, patch, patchSchemaFor(t));
     const parsed = bodySchema.safeParse(patched);
     if (!parsed.success || !isRecord(patched)) throw badRequest(`the patch does not yield a valid ${t.kind}: ${parsed.success ? "not an object" : parsed.error.issues[0]!.message}`);
     const obj = parsed.data as KObject;
@@ -375,7 +385,7 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
     if (obj.metadata.name !== name) throw badRequest(`metadata.name: Invalid value: ${JSON.stringify(obj.metadata.name ?? "")}: field is immutable`);
     // a patch that names a resourceVersion is a precondition; one that does not applies to what it read
     if (!obj.metadata.resourceVersion) obj.metadata.resourceVersion = current.metadata.resourceVersion;
-    const updated = store.update(t, obj, { dryRun: query.dryRun, ...(rr.subresource === "status" ? { subresource: "status" as const } : {}) });
+    const updated = await store.update(t, obj, { dryRun: query.dryRun, ...(rr.subresource === "status" ? { subresource: "status" as const } : {}) });
     return sendRepresentation(res, 200, updated, repr);
   }
   throw methodNotAllowed();

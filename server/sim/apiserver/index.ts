@@ -20,6 +20,7 @@ import { FaultlineError, withContext } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { release } from "../kubespray/versions.js";
 import type { ClusterPlan } from "../plan.js";
+import { Admission, type AdmissionOptions } from "./admission.js";
 import { handle, type AuthResult, type HandlerContext } from "./handler.js";
 import { kubeconfigYaml } from "./kubeconfig.js";
 import { ensurePki } from "./pki.js";
@@ -46,6 +47,8 @@ export interface ApiServerOptions {
   aggregatedDiscovery?: boolean;
   /** creationTimestamp of the seeded objects; default now. */
   createdAt?: Date;
+  /** How admission webhooks are reached; default: a Service's ClusterIP from the store, dialed for real. */
+  admission?: AdmissionOptions;
 }
 
 /** A running API server. */
@@ -96,7 +99,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const pki = await ensurePki(opts.certDir, sans);
   const kubeVersion = opts.kubeVersion ?? defaultKubeVersion(opts.plan);
 
-  const store = new Store({ serviceCidr: opts.plan.serviceCidr });
+  const store = new Store({ serviceCidr: opts.plan.serviceCidr, log });
   // the namespace controllers' part: every namespace gets its default ServiceAccount and kube-root-ca.crt
   store.subscribe((e) => {
     if (e.type !== "ADDED" || e.resource.kind !== "Namespace") return;
@@ -122,6 +125,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     authenticate,
     aggregatedDiscovery: opts.aggregatedDiscovery ?? true,
     watches,
+    admission: new Admission({ store, log, kubeVersion, ...opts.admission }),
   };
 
   const server: Server = createServer(

@@ -3,8 +3,12 @@
  * what kubectl uses for custom resources), JSON patch (RFC 6902; `--type json`), and strategic merge
  * patch (`kubectl label/annotate/edit`, the default for built-ins). Strategic merge here merges lists
  * by the patch merge keys of the Kubernetes types (containers by name, ports by port/containerPort, ...)
- * and honours the `$patch`, `$deleteFromPrimitiveList` and `$setElementOrder` directives; list fields
- * without a merge key are replaced, as in the real implementation.
+ * and honours the `$patch`, `$deleteFromPrimitiveList`, `$setElementOrder` and `$retainKeys`
+ * directives; list fields without a merge key are replaced, as in the real implementation.
+ *
+ * Where the merge keys come from: the kind's OpenAPI schema when the caller passes one (a
+ * {@link PatchSchema}, from openapi/patch-meta.ts — the same declaration kubectl computes its patch
+ * from), else a table of the built-in types' list fields by field name.
  */
 import { isRecord, setOwn } from "./objects.js";
 import { badRequest } from "./status.js";
@@ -117,7 +121,22 @@ export function jsonPatch(target: Json, ops: Json): Json {
   return doc;
 }
 
-/** patchMergeKey of the list fields of the built-in types, by field name. */
+/**
+ * Patch metadata of one position in an object, as the kind's schema declares it. `undefined` from
+ * `child`/`item` means the schema says nothing there: the field-name table decides.
+ */
+export interface PatchSchema {
+  /** The schema of property `key` of this object. */
+  child(key: string): PatchSchema | undefined;
+  /** The schema of this list's items. */
+  item(): PatchSchema | undefined;
+  /** x-kubernetes-patch-merge-key of this (list) field. */
+  readonly mergeKey: string | undefined;
+  /** x-kubernetes-patch-strategy of this field, split on commas (`merge`, `retainKeys`). */
+  readonly strategies: readonly string[];
+}
+
+/** patchMergeKey of the list fields of the built-in types, by field name (when no schema is given). */
 const MERGE_KEYS: Record<string, string | ((items: unknown[]) => string)> = {
   containers: "name",
   initContainers: "name",
@@ -146,12 +165,15 @@ function mergeKeyFor(field: string, items: unknown[]): string | undefined {
   return typeof k === "function" ? k(items) : k;
 }
 
-function mergeList(field: string, current: unknown, patch: unknown[]): unknown[] {
+function mergeList(field: string, current: unknown, patch: unknown[], schema: PatchSchema | undefined): unknown[] {
   const cur = Array.isArray(current) ? current : [];
   if (patch.some((p) => isRecord(p) && p.$patch === "replace")) return patch.filter((p) => !(isRecord(p) && p.$patch === "replace"));
-  if (PRIMITIVE_MERGE.has(field)) return [...cur, ...patch.filter((p) => !cur.includes(p))];
-  const key = mergeKeyFor(field, [...cur, ...patch]);
-  if (!key) return patch.map((p) => strategicMergePatch(undefined, p));
+  const itemSchema = schema?.item();
+  const merges = schema ? schema.strategies.includes("merge") : undefined;
+  const key = schema ? (merges ? schema.mergeKey : undefined) : mergeKeyFor(field, [...cur, ...patch]);
+  // a list that merges without a key is a set of scalars (finalizers)
+  if (schema ? merges && !key : PRIMITIVE_MERGE.has(field)) return [...cur, ...patch.filter((p) => !cur.includes(p))];
+  if (!key) return patch.map((p) => strategicMergePatch(undefined, p, itemSchema));
   const out = cur.map((x) => x);
   for (const item of patch) {
     if (!isRecord(item) || !(key in item)) {
@@ -163,10 +185,18 @@ function mergeList(field: string, current: unknown, patch: unknown[]): unknown[]
       if (idx >= 0) out.splice(idx, 1);
       continue;
     }
-    if (idx >= 0) out[idx] = strategicMergePatch(out[idx], item);
-    else out.push(strategicMergePatch(undefined, item));
+    if (idx >= 0) out[idx] = strategicMergePatch(out[idx], item, itemSchema);
+    else out.push(strategicMergePatch(undefined, item, itemSchema));
   }
   return out;
+}
+
+/** `$setElementOrder/<field>`: the merged list in the order the patch gives, items it does not name after. */
+function applyOrder(list: unknown[], order: unknown[], key: string | undefined): unknown[] {
+  const id = (x: unknown) => (key && isRecord(x) ? x[key] : x);
+  const wanted = order.map((o) => (key && isRecord(o) ? o[key] : o));
+  const placed = wanted.flatMap((w) => list.filter((x) => id(x) === w));
+  return [...placed, ...list.filter((x) => !wanted.includes(id(x)))];
 }
 
 /**
@@ -174,7 +204,7 @@ function mergeList(field: string, current: unknown, patch: unknown[]): unknown[]
  *
  * @example strategicMergePatch(pod, { metadata: { labels: { x: "y" } } })
  */
-export function strategicMergePatch(target: Json, patch: Json): Json {
+export function strategicMergePatch(target: Json, patch: Json, schema?: PatchSchema): Json {
   if (!isRecord(patch)) return patch;
   if (patch.$patch === "replace") {
     const { $patch: _p, ...rest } = patch;
@@ -189,13 +219,24 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
       if (Array.isArray(out[field]) && Array.isArray(v)) out[field] = (out[field] as unknown[]).filter((x) => !v.includes(x));
       continue;
     }
+    const sub = schema?.child(k);
     if (v === null) delete out[k];
-    else if (Array.isArray(v)) setOwn(out, k, mergeList(k, out[k], v));
+    else if (Array.isArray(v)) setOwn(out, k, mergeList(k, out[k], v, sub));
     else if (isRecord(v)) {
-      const merged = strategicMergePatch(out[k], v);
+      const merged = strategicMergePatch(out[k], v, sub);
       if (merged === undefined) delete out[k];
       else setOwn(out, k, merged);
     } else setOwn(out, k, v);
+  }
+  for (const [k, v] of Object.entries(patch)) {
+    if (!k.startsWith("$setElementOrder/") || !Array.isArray(v)) continue;
+    const field = k.slice("$setElementOrder/".length);
+    if (Array.isArray(out[field])) setOwn(out, field, applyOrder(out[field] as unknown[], v, schema?.child(field)?.mergeKey ?? mergeKeyFor(field, out[field] as unknown[])));
+  }
+  // retainKeys (Deployment.spec.strategy, volumes): only the keys the patch lists survive
+  if (Array.isArray(patch.$retainKeys)) {
+    const keep = new Set(patch.$retainKeys.filter((x): x is string => typeof x === "string"));
+    for (const k of Object.keys(out)) if (!keep.has(k)) delete out[k];
   }
   return out;
 }

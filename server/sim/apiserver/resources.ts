@@ -37,6 +37,28 @@ export interface ResourceType {
    * `"x" is not a known field selector: only "metadata.name", "metadata.namespace"`.
    */
   fields?: Record<string, (o: KObject) => string>;
+  /** Set on types served from a CustomResourceDefinition (see crd.ts); built-in types have none. */
+  custom?: CustomResourceInfo;
+}
+
+/** One `additionalPrinterColumns` entry of a CRD version (apiextensions/v1 CustomResourceColumnDefinition). */
+export interface PrinterColumn {
+  name: string;
+  type: "string" | "integer" | "number" | "boolean" | "date";
+  format?: string;
+  description?: string;
+  priority?: number;
+  jsonPath: string;
+}
+
+/** What a type served from a CRD carries beyond the facts every type has. */
+export interface CustomResourceInfo {
+  /** metadata.name of the CRD (`<plural>.<group>`). */
+  crd: string;
+  /** additionalPrinterColumns of this version (empty: the NAME/AGE table). */
+  columns: PrinterColumn[];
+  /** The version's openAPIV3Schema, if it has one: validation, pruning, defaults and /openapi. */
+  schema: Record<string, unknown> | undefined;
 }
 
 const ALL: Verb[] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
@@ -145,9 +167,9 @@ export function groupVersion(t: Pick<ResourceType, "group" | "version">): string
  *
  * @example resourceType("deploy")?.kind === "Deployment"
  */
-export function resourceType(name: string): ResourceType | undefined {
+export function resourceType(name: string, types: readonly ResourceType[] = RESOURCE_TYPES): ResourceType | undefined {
   const lower = name.toLowerCase();
-  for (const t of RESOURCE_TYPES) {
+  for (const t of types) {
     const names = [t.plural, t.singular, t.kind.toLowerCase(), ...t.shortNames];
     if (names.includes(lower)) return t;
     if (t.group && names.some((n) => `${n}.${t.group}` === lower)) return t;
@@ -163,18 +185,101 @@ export function mustResourceType(name: string): ResourceType {
 }
 
 /** The type served at /api/v1/<plural> or /apis/<group>/<version>/<plural>, if any. */
-export function typeAt(group: string, version: string, plural: string): ResourceType | undefined {
-  return RESOURCE_TYPES.find((t) => t.group === group && t.version === version && t.plural === plural);
+export function typeAt(group: string, version: string, plural: string, types: readonly ResourceType[] = RESOURCE_TYPES): ResourceType | undefined {
+  return types.find((t) => t.group === group && t.version === version && t.plural === plural);
 }
 
-/** The groups under /apis, each with its versions, in discovery order. */
-export function apiGroups(): Array<{ name: string; versions: string[] }> {
+/** The groups under /apis, each with its versions (preferred first), in discovery order. */
+export function apiGroups(types: readonly ResourceType[] = RESOURCE_TYPES): Array<{ name: string; versions: string[] }> {
   const out: Array<{ name: string; versions: string[] }> = [];
-  for (const t of RESOURCE_TYPES) {
+  for (const t of types) {
     if (!t.group) continue;
     const g = out.find((x) => x.name === t.group);
     if (!g) out.push({ name: t.group, versions: [t.version] });
     else if (!g.versions.includes(t.version)) g.versions.push(t.version);
   }
+  for (const g of out) g.versions.sort(compareKubeVersions);
   return out;
+}
+
+/**
+ * apimachinery's version.CompareKubeAwareVersionStrings as a sort comparator: GA before beta before
+ * alpha, higher numbers first within each, anything else last in alphabetical order. It decides a CRD
+ * group's preferred version (metallb.io: v1beta2 before v1beta1).
+ */
+export function compareKubeVersions(a: string, b: string): number {
+  const parse = (v: string): [number, number, number] | undefined => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return undefined;
+    return [Number(m[1]), m[2] === "alpha" ? 0 : m[2] === "beta" ? 1 : 2, Number(m[3] ?? 0)];
+  };
+  const pa = parse(a);
+  const pb = parse(b);
+  if (!pa || !pb) return pa ? -1 : pb ? 1 : a < b ? -1 : a > b ? 1 : 0;
+  if (pa[1] !== pb[1]) return pb[1] - pa[1];
+  if (pa[0] !== pb[0]) return pb[0] - pa[0];
+  return pb[2] - pa[2];
+}
+
+/**
+ * The types one API server serves: the built-ins plus whatever CRDs registered. Each server (and its
+ * store) owns one, so CRDs created in one sandbox never show in another running in the same process.
+ *
+ * @example
+ * const types = new TypeRegistry();
+ * types.register({ ...ipAddressPoolType });
+ * types.resolve("ipaddresspools.metallb.io")?.kind === "IPAddressPool"
+ */
+export class TypeRegistry {
+  private types: ResourceType[];
+  private readonly listeners = new Set<() => void>();
+
+  constructor(builtins: readonly ResourceType[] = RESOURCE_TYPES) {
+    this.types = [...builtins];
+  }
+
+  /** Every served type, built-ins first in discovery order, then custom types in registration order. */
+  all(): readonly ResourceType[] {
+    return this.types;
+  }
+
+  /** By plural, singular, short name or kind, optionally group-qualified (see `resourceType`). */
+  resolve(name: string): ResourceType | undefined {
+    return resourceType(name, this.types);
+  }
+
+  /** The type at /api/v1/<plural> or /apis/<group>/<version>/<plural>. */
+  at(group: string, version: string, plural: string): ResourceType | undefined {
+    return typeAt(group, version, plural, this.types);
+  }
+
+  /** The named groups and their versions, preferred version first. */
+  groups(): Array<{ name: string; versions: string[] }> {
+    return apiGroups(this.types);
+  }
+
+  /** Adds a type, or replaces the one at the same group/version/plural (a CRD that changed). */
+  register(t: ResourceType): void {
+    const i = this.types.findIndex((x) => x.group === t.group && x.version === t.version && x.plural === t.plural);
+    if (i >= 0) this.types[i] = t;
+    else this.types.push(t);
+    this.changed();
+  }
+
+  /** Removes every version of `<plural>.<group>`; built-in types cannot be removed. */
+  unregister(group: string, plural: string): void {
+    const before = this.types.length;
+    this.types = this.types.filter((x) => !(x.custom && x.group === group && x.plural === plural));
+    if (this.types.length !== before) this.changed();
+  }
+
+  /** Called after every change (the OpenAPI cache listens). */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const l of [...this.listeners]) l();
+  }
 }

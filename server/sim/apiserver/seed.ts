@@ -2,7 +2,8 @@
  * The cluster state a freshly provisioned kubespray cluster would show, built from the sandbox plan:
  * namespaces, Ready nodes with their Calico annotations, pods Running at their IPAM addresses,
  * Deployments and ReplicaSets for pods named like Deployment pods (`<deploy>-<hash>-<5>`), services and
- * their endpoints, node leases, and each namespace's `default` ServiceAccount and `kube-root-ca.crt`.
+ * their endpoints, node leases, each namespace's `default` ServiceAccount and `kube-root-ca.crt`, the
+ * CRDs of Calico and MetalLB, and Calico's IPAM objects (seed/calico.ts).
  * Everything goes through the store (keepStatus), so uids, resourceVersions and events are real.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
@@ -11,6 +12,8 @@ import os from "node:os";
 import type { ClusterPlan, PlanPod, PlanService } from "../plan.js";
 import { chooseContainer } from "./images.js";
 import { timestamp, type KObject } from "./objects.js";
+import { calicoCrds, calicoObjects } from "./seed/calico.js";
+import { metallbCrds } from "./seed/metallb.js";
 import type { Store } from "./store.js";
 
 export interface SeedOptions {
@@ -372,4 +375,11 @@ export function seedFromPlan(store: Store, plan: ClusterPlan, opts: SeedOptions)
     store.create("services", svc, { keepStatus: true });
     store.create("endpoints", ep, { keepStatus: true });
   }
+
+  // Calico's and MetalLB's CRDs (the store's CRD controller serves their types at once), then what
+  // Calico's IPAM wrote into the datastore while the cluster came up
+  for (const crd of [...calicoCrds(), ...metallbCrds()]) {
+    store.create("customresourcedefinitions.apiextensions.k8s.io", { ...crd, metadata: { ...crd.metadata, creationTimestamp: ts } }, { keepStatus: true });
+  }
+  for (const { type, object } of calicoObjects(plan, opts.createdAt)) store.create(type, object, { keepStatus: true });
 }

@@ -119,8 +119,9 @@ export function notAcceptable(): ApiError {
   return failure(406, "NotAcceptable", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf");
 }
 
-export function unsupportedMediaType(contentType: string): ApiError {
-  return failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`, { kind: contentType });
+/** 415 for a body format the endpoint does not take; `accepted` lists what it does (PATCH: the patch types). */
+export function unsupportedMediaType(contentType: string, accepted = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]): ApiError {
+  return failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`, { kind: contentType });
 }
 
 export function tooLarge(limit: number): ApiError {

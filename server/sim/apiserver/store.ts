@@ -9,10 +9,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { clone, objectKey, timestamp, type KObject } from "./objects.js";
-import { groupVersion, mustResourceType, RESOURCE_TYPES, typeKey, type ResourceType } from "./resources.js";
+import { groupVersion, mustResourceType, TypeRegistry, typeKey, type ResourceType } from "./resources.js";
 import { matchFields, matchLabels, type FieldSelector, type LabelSelector } from "./selectors.js";
-import { alreadyExists, badRequest, conflict, expired, invalid, notFound } from "./status.js";
+import { alreadyExists, badRequest, conflict, expired, invalid, notFound, type FieldError } from "./status.js";
 import { prepareForCreate, type StrategyContext } from "./strategies.js";
+import type { Logger } from "../../log.js";
+import { installCrdController, isCrd, prepareCustomResource, validateCrd } from "./crd.js";
 import { validateObject } from "./validation.js";
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -81,16 +83,24 @@ export interface StoreOptions {
   /** The service CIDR ClusterIPs are allocated from (`plan.serviceCidr`). */
   serviceCidr?: string;
   now?: () => Date;
+  /** Where the CRD controller reports problems; silent without. */
+  log?: Logger;
 }
 
-function resolve(t: TypeRef): ResourceType {
-  return typeof t === "string" ? mustResourceType(t) : t;
-}
 
 function specOf(o: KObject): string {
   // everything but the server-owned envelope: a change here is a spec change for `generation`
   const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
   return JSON.stringify(rest);
+}
+
+/**
+ * Validation on every write: metadata for all, the CRD rules for CRDs, and for custom resources the
+ * pruning, defaulting and schema validation of their version (which changes `obj` in place).
+ */
+function checkObject(t: ResourceType, obj: KObject): FieldError[] {
+  const custom = prepareCustomResource(t, obj);
+  return [...validateObject(t, obj), ...(isCrd(t) ? validateCrd(obj) : []), ...custom];
 }
 
 const GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789";
@@ -109,6 +119,8 @@ function randomSuffix(n = 5): string {
  * store.get("ns", undefined, "x").metadata.resourceVersion // "1"
  */
 export class Store {
+  /** The types this store (and its API server) serves: built-ins plus registered CRDs. */
+  readonly types = new TypeRegistry();
   private rv = 0;
   private readonly objects = new Map<string, Map<string, KObject>>();
   private readonly history: StoreEvent[] = [];
@@ -122,8 +134,9 @@ export class Store {
   constructor(opts: StoreOptions = {}) {
     this.historyLimit = opts.historyLimit ?? 1000;
     this.now = opts.now ?? (() => new Date());
-    for (const t of RESOURCE_TYPES) this.objects.set(typeKey(t), new Map());
     this.strategyContext = { allocateClusterIP: () => (opts.serviceCidr ? this.freeClusterIP(opts.serviceCidr) : undefined) };
+    // CRDs are part of what the store is: creating one serves its type, deleting one removes its objects
+    installCrdController(this, opts.log, this.now);
   }
 
   /** The current global resourceVersion (what a list returns in metadata.resourceVersion). */
@@ -132,19 +145,52 @@ export class Store {
   }
 
   private bucket(t: ResourceType): Map<string, KObject> {
-    return this.objects.get(typeKey(t))!;
+    // keyed by plural.group, so every served version of a CRD shares one bucket, as they share etcd keys
+    const key = typeKey(t);
+    let b = this.objects.get(key);
+    if (!b) {
+      b = new Map();
+      this.objects.set(key, b);
+    }
+    return b;
   }
 
+  private resolve(t: TypeRef): ResourceType {
+    if (typeof t !== "string") return t;
+    const found = this.types.resolve(t);
+    return found ?? mustResourceType(t);
+  }
+
+  /**
+   * A copy of a stored object as `t` presents it. Versions of a CRD convert with strategy None: only
+   * apiVersion changes, as the real apiserver does when a client reads v1beta1 of a v1beta2 object.
+   */
+  private out(t: ResourceType, o: KObject): KObject {
+    const c = clone(o);
+    if (t.custom) c.apiVersion = groupVersion(t);
+    return c;
+  }
+
+  /**
+   * Removes every object of `<plural>.<group>` (each with a DELETED event), as deleting a CRD does to its
+   * custom resources. Returns how many were removed.
+   */
+  dropAll(t: ResourceType): number {
+    const b = this.bucket(t);
+    const entries = [...b.entries()];
+    for (const [k, o] of entries) this.remove(t, k, o);
+    return entries.length;
+  }
   /** The object, or undefined. `namespace` is ignored for cluster-scoped types. */
   tryGet(type: TypeRef, namespace: string | undefined, name: string): KObject | undefined {
-    const t = resolve(type);
+    const t = this.resolve(type);
     const o = this.bucket(t).get(objectKey(t.namespaced ? namespace : undefined, name));
-    return o ? clone(o) : undefined;
+    return o ? this.out(t, o) : undefined;
   }
 
   /** The object, or 404 NotFound with the real message. */
   get(type: TypeRef, namespace: string | undefined, name: string): KObject {
-    const t = resolve(type);
+    const t = this.resolve(type);
     const o = this.tryGet(t, namespace, name);
     if (!o) throw notFound(t, name);
     return o;
@@ -152,7 +198,7 @@ export class Store {
 
   /** Matching objects ordered by namespace then name (etcd key order), with `limit`/`continue` paging. */
   list(type: TypeRef, opts: ListOptions = {}): ListResult {
-    const t = resolve(type);
+    const t = this.resolve(type);
     let keys = [...this.bucket(t).keys()].sort();
     let start = 0;
     if (opts.continue) {
@@ -167,7 +213,7 @@ export class Store {
       const o = this.bucket(t).get(keys[i]!)!;
       if (!this.matches(t, o, opts)) continue;
       if (opts.limit && opts.limit > 0 && items.length >= opts.limit) break;
-      items.push(clone(o));
+      items.push(this.out(t, o));
     }
     const result: ListResult = { items, resourceVersion: this.resourceVersion() };
     if (i < keys.length) {
@@ -193,7 +239,7 @@ export class Store {
    * 422 Invalid for a bad name.
    */
   create(type: TypeRef, input: KObject, opts: WriteOptions = {}): KObject {
-    const t = resolve(type);
+    const t = this.resolve(type);
     const obj = clone(input);
     obj.apiVersion = groupVersion(t);
     obj.kind = t.kind;
@@ -203,7 +249,7 @@ export class Store {
       // retry on the (unlikely) collision as the real registry does, rather than fail the create
       for (let i = 0; i < 8 && (!meta.name || this.bucket(t).has(objectKey(meta.namespace, meta.name))); i++) meta.name = meta.generateName + randomSuffix();
     }
-    const errs = validateObject(t, obj);
+    const errs = checkObject(t, obj);
     if (errs.length) throw invalid(t, meta.name ?? "", errs);
     const name = meta.name!;
     if (t.namespaced && !this.bucket(mustResourceType("namespaces")).has(meta.namespace!)) {
@@ -226,7 +272,7 @@ export class Store {
     meta.resourceVersion = String(++this.rv);
     this.bucket(t).set(key, obj);
     this.emit({ type: "ADDED", resource: t, object: obj, resourceVersion: this.rv });
-    return clone(obj);
+    return this.out(t, obj);
   }
 
   /**
@@ -235,7 +281,7 @@ export class Store {
    * create for types that allow create-on-update, else 404.
    */
   update(type: TypeRef, input: KObject, opts: UpdateOptions = {}): KObject {
-    const t = resolve(type);
+    const t = this.resolve(type);
     const name = input.metadata?.name ?? "";
     const ns = t.namespaced ? input.metadata?.namespace : undefined;
     const key = objectKey(ns, name);
@@ -286,17 +332,17 @@ export class Store {
     if (t.kind === "Namespace" && opts.subresource !== "status") {
       meta.labels = { ...(meta.labels ?? {}), "kubernetes.io/metadata.name": meta.name! };
     }
-    const errs = validateObject(t, obj);
+    const errs = checkObject(t, obj);
     if (errs.length) throw invalid(t, name, errs);
 
     meta.resourceVersion = old.metadata.resourceVersion;
     // a no-op update is not a write: same resourceVersion, no event (as the real registry does)
-    if (JSON.stringify(obj) === JSON.stringify(old)) return clone(old);
+    if (JSON.stringify(obj) === JSON.stringify(old)) return this.out(t, old);
     if (opts.dryRun) return clone(obj);
     meta.resourceVersion = String(++this.rv);
     this.bucket(t).set(key, obj);
     this.emit({ type: "MODIFIED", resource: t, object: obj, previous: old, resourceVersion: this.rv });
-    return clone(obj);
+    return this.out(t, obj);
   }
 
   /**
@@ -304,7 +350,7 @@ export class Store {
    * Preconditions that do not hold give 409 Conflict with the real "Precondition failed" texts.
    */
   delete(type: TypeRef, namespace: string | undefined, name: string, opts: { preconditions?: DeletePreconditions; dryRun?: boolean } = {}): KObject {
-    const t = resolve(type);
+    const t = this.resolve(type);
     const key = objectKey(t.namespaced ? namespace : undefined, name);
     const old = this.bucket(t).get(key);
     if (!old) throw notFound(t, name);
@@ -315,17 +361,20 @@ export class Store {
     if (pre?.resourceVersion && pre.resourceVersion !== old.metadata.resourceVersion) {
       throw conflict(t, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`);
     }
-    if (opts.dryRun) return clone(old);
+    if (opts.dryRun) return this.out(t, old);
     if (t.kind === "Namespace") {
-      for (const other of RESOURCE_TYPES) {
-        if (!other.namespaced) continue;
+      const seen = new Set<string>();
+      for (const other of this.types.all()) {
+        // versions of one CRD share a bucket: empty it once
+        if (!other.namespaced || seen.has(typeKey(other))) continue;
+        seen.add(typeKey(other));
         for (const [k, o] of [...this.bucket(other).entries()]) {
           if (o.metadata.namespace === name) this.remove(other, k, o);
         }
       }
     }
     this.remove(t, key, old);
-    return clone(old);
+    return this.out(t, old);
   }
 
   private remove(t: ResourceType, key: string, old: KObject): void {
@@ -362,23 +411,24 @@ export class Store {
    * that starts matching as ADDED, as the real watch cache does. 410 Expired if the history is gone.
    */
   watch(type: TypeRef, opts: WatchOptions, onEvent: (type: WatchEventType, object: KObject, resourceVersion: number) => void): () => void {
-    const t = resolve(type);
+    const t = this.resolve(type);
     const sel = { namespace: opts.namespace, labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector };
+    const key = typeKey(t);
     const deliver = (e: StoreEvent): void => {
-      if (e.resource !== t) return;
+      if (typeKey(e.resource) !== key) return;
       const now = this.matches(t, e.object, sel);
       if (e.type === "MODIFIED" && e.previous) {
         const before = this.matches(t, e.previous, sel);
-        if (before && now) onEvent("MODIFIED", clone(e.object), e.resourceVersion);
-        else if (before && !now) onEvent("DELETED", clone(e.object), e.resourceVersion);
-        else if (!before && now) onEvent("ADDED", clone(e.object), e.resourceVersion);
+        if (before && now) onEvent("MODIFIED", this.out(t, e.object), e.resourceVersion);
+        else if (before && !now) onEvent("DELETED", this.out(t, e.object), e.resourceVersion);
+        else if (!before && now) onEvent("ADDED", this.out(t, e.object), e.resourceVersion);
         return;
       }
       if (e.type === "DELETED") {
-        if (this.matches(t, e.previous ?? e.object, sel)) onEvent("DELETED", clone(e.object), e.resourceVersion);
+        if (this.matches(t, e.previous ?? e.object, sel)) onEvent("DELETED", this.out(t, e.object), e.resourceVersion);
         return;
       }
-      if (now) onEvent(e.type, clone(e.object), e.resourceVersion);
+      if (now) onEvent(e.type, this.out(t, e.object), e.resourceVersion);
     };
 
     const rvText = opts.resourceVersion ?? "";

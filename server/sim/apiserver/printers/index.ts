@@ -1,10 +1,12 @@
 /**
  * Printer lookup by type key (`pods`, `deployments.apps`). A type missing here gets the generic
- * Name/Created At table, as built-ins without a printer (and CRD objects themselves) do.
+ * Name/Created At table, as built-ins without a printer (and CRD objects themselves) do; custom
+ * resources get their CRD's additionalPrinterColumns (custom.ts).
  */
 import { typeKey, type ResourceType } from "../resources.js";
 import { leasePrinter, networkPolicyPrinter, webhookConfigurationPrinter } from "./cluster.js";
 import { configMapPrinter, namespacePrinter, secretPrinter, serviceAccountPrinter } from "./config.js";
+import { customPrinter } from "./custom.js";
 import { defaultPrinter } from "./default.js";
 import { eventPrinter } from "./events.js";
 import { nodePrinter } from "./nodes.js";
@@ -32,7 +34,18 @@ const PRINTERS: Record<string, Printer> = {
   "mutatingwebhookconfigurations.admissionregistration.k8s.io": webhookConfigurationPrinter,
 };
 
+/** Printers of custom types, built once per column set (a CRD update brings a new set). */
+const customPrinters = new WeakMap<object, Printer>();
+
 export function printerFor(t: ResourceType): Printer {
+  if (t.custom) {
+    let p = customPrinters.get(t.custom.columns);
+    if (!p) {
+      p = customPrinter(t.custom.columns);
+      customPrinters.set(t.custom.columns, p);
+    }
+    return p;
+  }
   return PRINTERS[typeKey(t)] ?? defaultPrinter;
 }
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { patchSchemaFor } from "../../../../server/sim/apiserver/openapi/patch-meta.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "../../../../server/sim/apiserver/patch.js";
+import { mustResourceType } from "../../../../server/sim/apiserver/resources.js";
 import { statusOf } from "./fixtures.js";
 
 const pod = {
@@ -73,5 +75,66 @@ describe("strategic merge patch", () => {
     assert.deepEqual(fin.metadata.finalizers, []);
     const tol = strategicMergePatch(pod, { spec: { tolerations: [{ key: "new" }] } }) as typeof pod;
     assert.deepEqual(tol.spec.tolerations, [{ key: "new" }]);
+  });
+});
+
+describe("strategic merge patch with the merge keys of the kind's schema", () => {
+  const deployment = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "web", finalizers: ["a"] },
+    spec: {
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1 } },
+      template: {
+        spec: {
+          containers: [{ name: "nginx", image: "nginx:1.25", ports: [{ containerPort: 80, name: "http" }], env: [{ name: "MODE", value: "blue" }], args: ["-a"] }],
+          volumes: [{ name: "cache", emptyDir: {} }],
+        },
+      },
+    },
+  };
+  const schema = patchSchemaFor(mustResourceType("deployments"));
+  type D = typeof deployment;
+
+  it("merges containers by name, ports by containerPort, env by name, and replaces lists without a key", () => {
+    const out = strategicMergePatch(deployment, { spec: { template: { spec: { containers: [{ name: "nginx", ports: [{ containerPort: 443, name: "https" }], env: [{ name: "MODE", value: "green" }], args: ["-b"] }] } } } }, schema) as D;
+    const c = out.spec.template.spec.containers[0]!;
+    assert.deepEqual(c.ports, [{ containerPort: 80, name: "http" }, { containerPort: 443, name: "https" }]);
+    assert.deepEqual(c.env, [{ name: "MODE", value: "green" }]);
+    assert.deepEqual(c.args, ["-b"], "args has no patch strategy: replaced");
+    assert.equal(c.image, "nginx:1.25");
+  });
+
+  it("orders merged lists by $setElementOrder and drops keys $retainKeys does not list", () => {
+    const out = strategicMergePatch(
+      deployment,
+      {
+        spec: {
+          strategy: { $retainKeys: ["type"], type: "Recreate", rollingUpdate: null },
+          template: { spec: { containers: [{ name: "nginx", env: [{ name: "TIER", value: "web" }], "$setElementOrder/env": [{ name: "TIER" }, { name: "MODE" }] }], "$setElementOrder/containers": [{ name: "nginx" }] } },
+        },
+      },
+      schema,
+    ) as D;
+    assert.deepEqual(out.spec.strategy, { type: "Recreate" });
+    assert.deepEqual(out.spec.template.spec.containers[0]!.env, [{ name: "TIER", value: "web" }, { name: "MODE", value: "blue" }]);
+  });
+
+  it("merges metadata lists by their declared strategy (finalizers as a set, ownerReferences by uid)", () => {
+    const out = strategicMergePatch(deployment, { metadata: { finalizers: ["b", "a"], ownerReferences: [{ uid: "1", name: "x" }] } }, schema) as D & { metadata: { ownerReferences: unknown[] } };
+    assert.deepEqual(out.metadata.finalizers, ["a", "b"]);
+    assert.deepEqual(out.metadata.ownerReferences, [{ uid: "1", name: "x" }]);
+  });
+
+  it("follows the schema where the field-name table would guess: Endpoints ports are replaced, not merged", () => {
+    const ep = { subsets: [{ addresses: [{ ip: "10.0.0.1" }], ports: [{ port: 53, name: "dns" }] }] };
+    const patch = { subsets: [{ addresses: [{ ip: "10.0.0.2" }], ports: [{ port: 54, name: "dns" }] }] };
+    assert.deepEqual(strategicMergePatch(ep, patch, patchSchemaFor(mustResourceType("endpoints"))), patch);
+    const svc = { spec: { ports: [{ port: 80, name: "http" }] } };
+    assert.deepEqual(strategicMergePatch(svc, { spec: { ports: [{ port: 443, name: "https" }] } }, patchSchemaFor(mustResourceType("services"))), { spec: { ports: [{ port: 80, name: "http" }, { port: 443, name: "https" }] } });
+  });
+
+  it("has no patch schema for custom resources (they take JSON merge patch)", () => {
+    assert.equal(patchSchemaFor({ ...mustResourceType("configmaps"), custom: { crd: "x.y", columns: [], schema: undefined } }), undefined);
   });
 });
