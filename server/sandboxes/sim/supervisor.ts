@@ -21,6 +21,10 @@ import type { FaultSpec } from "../../sim/faults/schema.js";
 import { evaluateInventory } from "../../sim/kubespray/evaluate.js";
 import type { ClusterPlan } from "../../sim/plan.js";
 import { bwrapArgs, type TargetRoot } from "./rootfs.js";
+import { startHttpEcho } from "../../sim/workloads/http-echo.js";
+import { startMetallbWebhook } from "../../sim/workloads/metallb-webhook.js";
+import { workloadFor } from "../../sim/workloads/select.js";
+import type { RunningWorkload } from "../../sim/workloads/types.js";
 import { supervisorSpecSchema, type SupervisorEvent, type SupervisorSpec } from "./layout.js";
 import { expandNodes } from "../../sim/build-plan.js";
 
@@ -47,6 +51,9 @@ const AGENT_INIT = ["/usr/bin/tini", "-s", "--", "/usr/bin/sleep", "infinity"];
 class Supervisor {
   agents: Agent[] = [];
   apiserver: ChildProcess | null = null;
+  /** Built-in workloads (MetalLB webhook, HTTP echo) hosted here, and the socat in each pod that owns its port. */
+  workloads: RunningWorkload[] = [];
+  relays: ChildProcess[] = [];
   plan: ClusterPlan | null = null;
   generation = 0;
   /** Faults in force, in the order applied. Inventory faults are injected once, at the first build. */
@@ -112,7 +119,7 @@ class Supervisor {
 
     report("agents", "starting the API server and the node and pod shells");
     api.listen();
-    await Promise.all([api.ready, this.startAgents(plan)]);
+    await Promise.all([api.ready.then(() => this.startWorkloads(plan)), this.startAgents(plan)]);
     this.installKubeconfigs(plan);
     this.generation++;
     writeFileSync(
@@ -123,13 +130,20 @@ class Supervisor {
 
   /** Removes everything a build created, leaving the workspace and homes. */
   async teardown(): Promise<void> {
-    this.apiserver?.kill("SIGKILL");
+    const children = [this.apiserver, ...this.relays, ...this.agents.map((a) => a.child)].filter((c): c is ChildProcess => c !== null);
+    await Promise.all(children.map(killAndWait));
     this.apiserver = null;
-    for (const a of this.agents) a.child.kill("SIGKILL");
+    this.relays = [];
     this.agents = [];
+    await Promise.all(this.workloads.map((w) => w.close().catch(() => {})));
+    this.workloads = [];
     if (existsSync(this.boxFile.ready)) rmSync(this.boxFile.ready);
+    // A namespace outlives `ip netns delete` while anything still holds it, and with it the node's eth0
+    // and our end of the veth. Deleting our ends removes both ends at once, so a rebuild starts clean.
     await spawnRunner(["ip", "-all", "netns", "delete"]).catch(() => {});
-    await spawnRunner(["ip", "link", "del", "br-nodes"]).catch(() => {});
+    const links = await spawnRunner(["ip", "-o", "link", "show"]).catch(() => "");
+    const ours = [...links.matchAll(/^\d+: (vn\d+|br-nodes)[@:]/gm)].map((m) => `link del ${m[1]}`);
+    if (ours.length) await spawnRunner(["ip", "-force", "-batch", "-"], ours.join("\n") + "\n").catch(() => {});
     this.plan = null;
   }
 
@@ -198,6 +212,42 @@ class Supervisor {
     return { listen: () => child.stdin.write("listen\n"), ready };
   }
 
+  /**
+   * Pods whose image has a built-in workload get it: the workload listens on a unix socket here (one
+   * process hosts them all, instead of ~50 MB of Node.js per pod), and a socat in the pod's network
+   * namespace owns the pod's TCP port. The TCP connection ends in the pod: tcpdump there sees the
+   * handshake, and a blackholed reply is lost exactly as it would be for a real container.
+   */
+  private async startWorkloads(plan: ClusterPlan): Promise<void> {
+    const cp = plan.nodes.find((n) => n.role === "control-plane");
+    const dir = path.join(this.spec.box, "w");
+    const logs = path.join(this.spec.box, "logs");
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(logs, { recursive: true });
+    let i = 0;
+    for (const pod of plan.pods) {
+      const choice = workloadFor(pod);
+      if (!choice) continue;
+      const port = Number(choice.args[choice.args.indexOf("--port") + 1] ?? 0);
+      // Short names: a unix socket path must fit in 108 bytes.
+      const sock = path.join(dir, `${i++}.sock`);
+      if (existsSync(sock)) rmSync(sock);
+      const out = createWriteStream(path.join(logs, `${pod.namespace}_${pod.name}.log`), { flags: "a" });
+      const logLine = (line: string) => void out.write(line + "\n");
+      const w =
+        choice.workload === "metallb-webhook"
+          ? await startMetallbWebhook({
+              path: sock, port, certDir: path.join(this.spec.box, "pki"), log: logLine, release: "v0.14",
+              ...(cp ? { kubeconfig: path.join(this.spec.box, "kubernetes", cp.name, "admin.conf") } : {}),
+            })
+          : await startHttpEcho({ path: sock, port, podName: pod.name, log: logLine });
+      this.workloads.push(w);
+      this.relays.push(
+        spawn("nsenter", [`--net=/run/netns/${pod.netns}`, "--", "socat", `TCP-LISTEN:${port},fork,reuseaddr`, `UNIX-CONNECT:${sock}`], { stdio: ["ignore", "ignore", "inherit"] }),
+      );
+    }
+  }
+
   /** Every node gets the admin kubeconfig at ~/.kube/config, as kubespray's `kubeconfig_localhost` leaves it. */
   private installKubeconfigs(plan: ClusterPlan): void {
     const cp = plan.nodes.find((n) => n.role === "control-plane");
@@ -260,6 +310,16 @@ class Supervisor {
     writeFileSync(this.boxFile.faults, JSON.stringify(this.faults, null, 2));
     return spec;
   }
+}
+
+/** SIGKILLs a child and resolves once it has exited (at most 5 s). */
+function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 5000);
+    child.once("exit", () => (clearTimeout(timer), resolve()));
+    child.kill("SIGKILL");
+  });
 }
 
 /** Waits until `pid` runs the agent init (it has exec'd, so bubblewrap finished its mounts). */

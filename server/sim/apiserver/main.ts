@@ -16,6 +16,9 @@ import type { InventoryEvaluation } from "../kubespray/evaluate.js";
 import type { ClusterPlan } from "../plan.js";
 import { startApiServer } from "./index.js";
 import { ensurePki } from "./pki.js";
+import type { KObject } from "./objects.js";
+import { metallbWebhookObjects } from "../workloads/metallb-objects.js";
+import { workloadFor } from "../workloads/select.js";
 
 /** Resolves on the supervisor's `listen` line; exits when the supervisor closes stdin first. */
 function untilListen(): Promise<void> {
@@ -52,6 +55,10 @@ async function main(): Promise<void> {
     log,
     ...(typeof kubeVersion === "string" ? { kubeVersion } : {}),
   });
+  // MetalLB's webhook configuration exists wherever its controller runs (the lab installed MetalLB).
+  if (plan.pods.some((p) => workloadFor(p)?.workload === "metallb-webhook")) {
+    for (const o of metallbWebhookObjects(api.caCert)) api.store.create("validatingwebhookconfigurations.admissionregistration.k8s.io", o as KObject, { keepStatus: true });
+  }
   const dir = path.join(box, "kubernetes", cp.name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "admin.conf"), api.kubeconfig(`https://${cp.address}:6443`), { mode: 0o600 });

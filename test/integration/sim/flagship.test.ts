@@ -12,8 +12,8 @@ const driver = testDriver();
 const name = uniqueName("flag");
 let plan: ClusterPlan;
 
-/** A one-line HTTP server on the webhook port, left running in the pod (socat forks a responder per connection). */
-const LISTENER = "socat TCP-LISTEN:9443,fork,reuseaddr SYSTEM:'echo HTTP/1.0 200 OK; echo; printf ok' >/dev/null 2>&1 &";
+/** The MetalLB webhook's endpoint; an empty POST gets its "request body is empty" review back. */
+const WEBHOOK_PATH = "/validate-metallb-io-v1beta1-ipaddresspool";
 
 function blockOwnerOf(p: ClusterPlan, address: string): string {
   const block = p.blocks.find((b) => b.allocations.some((a) => a.address === address));
@@ -66,17 +66,16 @@ describe("flagship sandbox (webhook-to-kernel)", { timeout: 120_000 }, () => {
     assert.match(routes.stdout, new RegExp(`^blackhole ${block.replaceAll(".", "\\.")} proto 80`, "m"));
   });
 
-  it("a TCP listener in the webhook pod answers locally, times out from the control plane, and tcpdump sees the SYN-ACK leave", async () => {
+  it("the webhook pod's listener answers locally, times out from the control plane, and tcpdump sees the SYN-ACK leave", async () => {
     const pod = plan.pods.find((p) => p.namespace === "metallb-system" && p.name.startsWith("controller-"))!;
     const podTarget = `pod/${pod.namespace}/${pod.name}`;
     const cp = plan.nodes.find((n) => n.role === "control-plane")!;
-    await driver.exec(name, podTarget, ["sh", "-c", LISTENER]);
-    const local = await driver.exec(name, podTarget, ["curl", "-sS", "--max-time", "2", `http://${pod.address}:9443/`], { timeoutMs: 10_000 });
-    assert.equal(local.stdout, "ok", local.stderr);
+    const local = await driver.exec(name, podTarget, ["curl", "-skS", "--max-time", "2", "-X", "POST", `https://${pod.address}:9443${WEBHOOK_PATH}`], { timeoutMs: 10_000 });
+    assert.match(local.stdout, /request body is empty/, local.stderr);
 
     await driver.exec(name, podTarget, ["sh", "-c", "timeout 8 tcpdump -l -n -i eth0 -c 4 'tcp port 9443' >/tmp/cap.txt 2>/dev/null &"]);
     await new Promise((r) => setTimeout(r, 700));
-    const remote = await driver.exec(name, `node/${cp.name}`, ["curl", "-sS", "--connect-timeout", "2", `http://${pod.address}:9443/`], { timeoutMs: 10_000 });
+    const remote = await driver.exec(name, `node/${cp.name}`, ["curl", "-skS", "--connect-timeout", "2", `https://${pod.address}:9443/`], { timeoutMs: 10_000 });
     assert.equal(remote.code, 28, remote.stderr);
     assert.match(remote.stderr, /Connection timed out|Failed to connect.*timed out|Timeout was reached/i);
 
@@ -119,10 +118,7 @@ describe("flagship sandbox (webhook-to-kernel)", { timeout: 120_000 }, () => {
     assert.deepEqual(failures, [], `${targets.length}x${addresses.length} matrix`);
 
     const svc = p.services.find((s) => s.name === "metallb-webhook-service")!;
-    const pod = p.pods.find((x) => x.name.startsWith("controller-"))!;
-    await driver.exec(name, `pod/${pod.namespace}/${pod.name}`, ["sh", "-c", LISTENER]);
-    await new Promise((r) => setTimeout(r, 200));
-    const viaSvc = await driver.exec(name, "node/cp-1", ["curl", "-sS", "--max-time", "3", `http://${svc.clusterIP}:443/`], { timeoutMs: 10_000 });
-    assert.equal(viaSvc.stdout, "ok", viaSvc.stderr);
+    const viaSvc = await driver.exec(name, "node/cp-1", ["curl", "-skS", "--max-time", "3", "-X", "POST", `https://${svc.clusterIP}:443${WEBHOOK_PATH}`], { timeoutMs: 10_000 });
+    assert.match(viaSvc.stdout, /request body is empty/, viaSvc.stderr);
   });
 });
