@@ -18,6 +18,8 @@ import {
 } from "./layout.js";
 import { IDS_PER_SANDBOX, preflight, subordinateRange, type IdRange } from "./preflight.js";
 import { ensureEtcBase } from "./rootfs.js";
+import { sandboxEnv } from "./env.js";
+export { sandboxEnv } from "./env.js";
 import { spawnRunner } from "../../sim/dataplane/execute.js";
 import { DEFAULT_SLOTS_DIR, processesInRange, Queue, SlotTable } from "./slots.js";
 
@@ -42,19 +44,6 @@ export interface ExecResult {
 
 /** A target inside a sandbox: `node/<name>` or `pod/<namespace>/<name>`. */
 export const TARGET = /^(node\/[a-z0-9-]+|pod\/[a-z0-9-]+\/[a-z0-9.-]+)$/;
-
-/** The environment of every process started inside a sandbox: nothing of the server's leaks in. */
-export function sandboxEnv(term = "xterm-256color"): Record<string, string> {
-  return {
-    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/faultline/bin",
-    HOME: "/root",
-    USER: "root",
-    LOGNAME: "root",
-    SHELL: "/bin/bash",
-    TERM: term,
-    LANG: "C.UTF-8",
-  };
-}
 
 /** Per-sandbox process limit, counted against the sandbox's own host uid, so a fork bomb stays inside. */
 const NPROC_LIMIT = 4096;

@@ -21,6 +21,7 @@ import { ApiError, badRequest, deletedStatus, internalError, invalid, methodNotA
 import type { Store } from "./store.js";
 import { parseIncludeObject, partialObjectMetadata, toTable, type IncludeObject } from "./table.js";
 import { serveWatch, type WatchRegistry } from "./watch.js";
+import { serveLogs } from "./podlogs.js";
 
 /** Who made a request, from the client certificate (CN = user, O = groups), as kube-apiserver's x509 authenticator reads it. */
 export interface UserInfo {
@@ -46,6 +47,8 @@ export interface HandlerContext {
   watches: WatchRegistry;
   /** Admission webhooks for create/update/delete; without it, writes are not admitted. */
   admission?: Admission;
+  /** Where the sandbox's workloads write `<namespace>_<pod>.log`; without it every pod's log is empty. */
+  logsDir?: string | undefined;
 }
 
 /** Paths anyone may read without a credential (kubeadm's system:public-info-viewer binding). */
@@ -158,6 +161,12 @@ async function route(ctx: HandlerContext, req: IncomingMessage, res: ServerRespo
     return send(res, 200, doc);
   }
   if (seg[0] === "openapi") return serveOpenApi(ctx.store.types, ctx.kubeVersion, req, res, url, seg);
+  // pods/{name}/log and pods/{name}/exec are connect-style subresources, outside the REST verbs below
+  if (seg.length === 7 && seg[0] === "api" && seg[1] === "v1" && seg[2] === "namespaces" && seg[4] === "pods") {
+    if (seg[6] === "log") return serveLogs(ctx, req, res, url, seg[3]!, seg[5]!);
+    // an exec that reaches here carried no Upgrade header (those go to the upgrade handler); kube-apiserver's words
+    if (seg[6] === "exec") throw badRequest("Upgrade request required");
+  }
   const rr = parseResourcePath(seg, ctx.store.types);
   if (!rr) throw pathNotFound();
   await resource(ctx, req, res, url, rr);

@@ -21,6 +21,8 @@ import type { Logger } from "../../log.js";
 import { release } from "../kubespray/versions.js";
 import type { ClusterPlan } from "../plan.js";
 import { Admission, type AdmissionOptions } from "./admission.js";
+import type { Duplex } from "node:stream";
+import { handleUpgrade } from "./exec.js";
 import { handle, type AuthResult, type HandlerContext } from "./handler.js";
 import { kubeconfigYaml } from "./kubeconfig.js";
 import { ensurePki } from "./pki.js";
@@ -49,6 +51,10 @@ export interface ApiServerOptions {
   createdAt?: Date;
   /** How admission webhooks are reached; default: a Service's ClusterIP from the store, dialed for real. */
   admission?: AdmissionOptions;
+  /** Where workloads write `<namespace>_<pod>.log`, served by `kubectl logs`; without it logs are empty. */
+  logsDir?: string;
+  /** Agent pids by target (`pod/<ns>/<name>`, from <box>/ready.json), for `kubectl exec`; without it exec is refused. */
+  agents?: () => Record<string, number>;
 }
 
 /** A running API server. */
@@ -126,6 +132,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     aggregatedDiscovery: opts.aggregatedDiscovery ?? true,
     watches,
     admission: new Admission({ store, log, kubeVersion, ...opts.admission }),
+    logsDir: opts.logsDir,
   };
 
   const server: Server = createServer(
@@ -142,6 +149,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       void handle(ctx, req, res);
     },
   );
+  // any request with an Upgrade header comes here instead of the request handler: kubectl exec's WebSocket
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade({ store, log, authenticate, agents: opts.agents }, req, socket, head));
   server.on("clientError", (err, socket) => {
     // malformed HTTP: answer like Go's net/http would, then drop the connection
     log.debug("apiserver.client_error", { err });

@@ -34,6 +34,16 @@ function untilListen(): Promise<void> {
   });
 }
 
+/** The agents' pids from <box>/ready.json, read per exec: the supervisor writes it after the API server starts, and again on rebuilds. */
+function readAgents(box: string): Record<string, number> {
+  try {
+    const ready = JSON.parse(readFileSync(path.join(box, "ready.json"), "utf8")) as { agents?: Record<string, number> };
+    return ready.agents ?? {};
+  } catch {
+    return {};
+  }
+}
+
 const log = createLogger({ component: "apiserver" }, { json: true });
 
 async function main(): Promise<void> {
@@ -53,6 +63,8 @@ async function main(): Promise<void> {
     plan,
     certDir,
     log,
+    logsDir: path.join(box, "logs"),
+    agents: () => readAgents(box),
     ...(typeof kubeVersion === "string" ? { kubeVersion } : {}),
   });
   // MetalLB's webhook configuration exists wherever its controller runs (the lab installed MetalLB).

@@ -12,6 +12,9 @@ import { projectRoot } from "../../../server/paths.js";
 const fixture = (name: string) => path.join(projectRoot, "test", "fixtures", "apiserver", name);
 const WIDGET_BAD = '{"apiVersion":"example.faultline.dev/v1","kind":"Widget","metadata":{"name":"bad"},"spec":{"size":0}}';
 
+/** What kubectl.test.ts puts in netshoot's log file (this harness has no sandbox, so no workload writes it). */
+export const NETSHOOT_LOG = "listening on :8080\nGET / 200\n";
+
 export interface CompatCase {
   /** The arguments after `kubectl`. */
   args: string[];
@@ -153,5 +156,7 @@ export const COMPAT: CompatCase[] = [
   { args: ["apply", "-f", fixture("widget.yaml")], expect: [/^widget\.example\.faultline\.dev\/w1 created$/m] },
   { args: ["delete", "-f", fixture("crd-widget.yaml")], expect: [/^customresourcedefinition\.apiextensions\.k8s\.io "widgets\.example\.faultline\.dev" deleted$/m] },
   { args: ["api-resources", "--api-group=example.faultline.dev"], expect: [/^NAME\s+SHORTNAMES/m], reject: [/widgets/] },
-  { args: ["logs", "-n", "default", "netshoot"], expect: [/./], pending: "pods/log is not served yet" },
+  { args: ["logs", "-n", "default", "netshoot"], expect: [/^listening on :8080$/m] },
+  { args: ["logs", "-n", "default", "netshoot", "--tail=1"], expect: [/^GET \/ 200\n$/], reject: [/listening/] },
+  { args: ["logs", "-n", "default", "netshoot", "-c", "x"], expect: [/^error: container x is not valid for pod netshoot$/m], exit: 1 },
 ];

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -13,7 +13,7 @@ import { projectRoot } from "../../../server/paths.js";
 import { startApiServer, type ApiServer } from "../../../server/sim/apiserver/index.js";
 import { createCa, issue } from "../../../server/sim/apiserver/pki.js";
 import type { ClusterPlan } from "../../../server/sim/plan.js";
-import { COMPAT, type CompatCase } from "./compat.js";
+import { COMPAT, NETSHOOT_LOG, type CompatCase } from "./compat.js";
 
 const KUBECTL = "/usr/bin/kubectl";
 const plan = JSON.parse(readFileSync(path.join(projectRoot, "test", "fixtures", "apiserver", "flagship-plan.json"), "utf8")) as ClusterPlan;
@@ -49,7 +49,10 @@ describe("kubectl against the sim API server", { timeout: 300_000 }, () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "faultline-kubectl-"));
-    api = await startApiServer({ host: "127.0.0.1", port: 0, plan, certDir: path.join(dir, "pki"), log: createLogger({ test: "kubectl" }, { level: "warn" }), kubeVersion: "v1.24.6" });
+    // no sandbox here, so no workloads: the log file a workload would have written stands in for one
+    mkdirSync(path.join(dir, "logs"));
+    writeFileSync(path.join(dir, "logs", "default_netshoot.log"), NETSHOOT_LOG);
+    api = await startApiServer({ host: "127.0.0.1", port: 0, plan, certDir: path.join(dir, "pki"), log: createLogger({ test: "kubectl" }, { level: "warn" }), kubeVersion: "v1.24.6", logsDir: path.join(dir, "logs") });
     const server = `https://127.0.0.1:${api.port}`;
     kc.admin = path.join(dir, "admin.conf");
     writeFileSync(kc.admin, api.kubeconfig(server), { mode: 0o600 });
