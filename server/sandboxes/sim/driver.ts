@@ -19,6 +19,7 @@ import {
 import { IDS_PER_SANDBOX, preflight, subordinateRange, type IdRange } from "./preflight.js";
 import { ensureEtcBase } from "./rootfs.js";
 import { sandboxEnv } from "./env.js";
+import { createSandboxCgroup, DEFAULT_LIMITS, existingCgroup, joinScript, removeSandboxCgroup, type SandboxLimits } from "./cgroups.js";
 export { sandboxEnv } from "./env.js";
 import { spawnRunner } from "../../sim/dataplane/execute.js";
 import { DEFAULT_SLOTS_DIR, processesInRange, Queue, SlotTable } from "./slots.js";
@@ -55,13 +56,15 @@ const NPROC_LIMIT = 4096;
  */
 export class SimDriver {
   readonly slots: SlotTable;
+  readonly limits: SandboxLimits;
   private readonly upQueue: Queue;
 
   constructor(
     readonly dataDir: string,
     readonly log: Logger,
-    opts: { slotsDir?: string; maxConcurrentUps?: number } = {},
+    opts: { slotsDir?: string; maxConcurrentUps?: number; limits?: SandboxLimits } = {},
   ) {
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.slots = new SlotTable(opts.slotsDir ?? DEFAULT_SLOTS_DIR);
     this.upQueue = new Queue(opts.maxConcurrentUps ?? Math.max(1, availableParallelism()));
   }
@@ -133,9 +136,13 @@ export class SimDriver {
 
       const logFd = openSync(p.log, "a", 0o600);
       spawnedAt = Date.now() - started;
+      // Join the sandbox's cgroups first (sh moves itself, then execs unshare): every descendant is counted.
+      const { cgroup, reason } = createSandboxCgroup(cgroupName(slot), this.limits);
+      if (!cgroup) this.log.warn("sandbox.no_resource_limits", { sandbox: name, reason });
       const child = spawn(
-        "unshare",
+        "sh",
         [
+          "-c", joinScript(cgroup), "sh", "unshare",
           `--map-users=${uidBase},0,${IDS_PER_SANDBOX}`, `--map-groups=${uidBase},0,${IDS_PER_SANDBOX}`, "--setgroups", "allow",
           // --setuid 0 inside = the unprivileged host uid uidBase outside: never host root's file access.
           "--setuid", "0", "--setgid", "0",
@@ -159,7 +166,7 @@ export class SimDriver {
       // Let go of the sandbox: it runs on after this process exits, like a kind cluster.
       progress.destroy();
       child.unref();
-      await this.startRelay(p, uidBase, initPid);
+      await this.startRelay(p, uidBase, initPid, slot);
       report("ready");
       return { meta, plan: this.plan(name) };
     } catch (e) {
@@ -177,7 +184,10 @@ export class SimDriver {
       }
       const kept = await this.keepLog(name, p);
       await fsp.rm(p.root, { recursive: true, force: true });
-      if (slot !== null) this.slots.free(slot);
+      if (slot !== null) {
+        await removeCgroupWhenEmpty(cgroupName(slot));
+        this.slots.free(slot);
+      }
       const err = withContext(`sandbox up ${name}`, e);
       throw kept ? new FaultlineError(err.message, `${err.hint ? err.hint + "; " : ""}the supervisor's log is in ${kept}`, { cause: e }) : err;
     }
@@ -300,6 +310,8 @@ export class SimDriver {
     const ns = (t: string) => `/proc/${meta.initPid}/root/proc/${pid}/ns/${t}`;
     const env = Object.entries(sandboxEnv(term)).map(([k, v]) => `${k}=${v}`);
     return [
+      // The shell joins the sandbox's cgroups, so its memory and processes count against the sandbox.
+      "sh", "-c", joinScript(existingCgroup(cgroupName(meta.slot))), "sh",
       "nsenter", `--user=/proc/${meta.initPid}/ns/user`, `--mount=${ns("mnt")}`, `--uts=${ns("uts")}`, `--ipc=${ns("ipc")}`,
       `--net=${ns("net")}`, `--pid=${ns("pid")}`, "--",
       "prlimit", `--nproc=${NPROC_LIMIT}`, "--",
@@ -377,13 +389,13 @@ export class SimDriver {
    * open that socket and nothing else of note) and inside the sandbox's pid namespace, so the kernel
    * ends it with the sandbox.
    */
-  private async startRelay(p: SandboxPaths, uid: number, initPid: number): Promise<void> {
+  private async startRelay(p: SandboxPaths, uid: number, initPid: number, slot: number): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = await freePort();
       // In the host's network namespace but the sandbox's pid namespace: it dies with the sandbox.
       const child = spawn(
-        "nsenter",
-        [`--pid=/proc/${initPid}/ns/pid`, "--setuid", String(uid), "--setgid", String(uid), "--",
+        "sh",
+        ["-c", joinScript(existingCgroup(cgroupName(slot))), "sh", "nsenter", `--pid=/proc/${initPid}/ns/pid`, "--setuid", String(uid), "--setgid", String(uid), "--",
           "socat", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${path.join(p.box, "apiserver.sock")}`],
         { detached: true, stdio: "ignore", env: { PATH: sandboxEnv().PATH } },
       );
@@ -425,6 +437,7 @@ export class SimDriver {
         await waitGone(m.initPid, m.initStart);
       }
       if (startTime(m.unsharePid)) killTree(m.unsharePid);
+      await removeCgroupWhenEmpty(cgroupName(m.slot));
     } catch (e) {
       if (!(e instanceof FaultlineError)) throw e;
     }
@@ -496,6 +509,20 @@ async function findChild(pid: number): Promise<number> {
 async function waitGone(pid: number, start: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (startTime(pid) === start && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** Cgroups are named after the host-wide id slot: unique on the host, unlike sandbox names. */
+function cgroupName(slot: number): string {
+  return `slot-${slot}`;
+}
+
+/** The kernel refuses to remove a cgroup until its last process has exited: retry for a moment. */
+async function removeCgroupWhenEmpty(name: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    removeSandboxCgroup(name);
+    if (!existingCgroup(name)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function freePort(): Promise<number> {

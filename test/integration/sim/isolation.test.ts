@@ -7,9 +7,13 @@ import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { projectRoot } from "../../../server/paths.js";
-import { cleanup, fixtureLab, testDriver, uniqueName } from "../../support/sandbox.js";
+import { cleanup, fixtureLab, tempDataDir, uniqueName } from "../../support/sandbox.js";
+import { SimDriver } from "../../../server/sandboxes/sim/driver.js";
+import { createLogger } from "../../../server/log.js";
+import { memoryUsage } from "../../../server/sandboxes/sim/cgroups.js";
 
-const driver = testDriver();
+// Small limits, so the resource tests below stay cheap.
+const driver = new SimDriver(tempDataDir(), createLogger({ test: true }, { level: "warn" }), { limits: { memoryBytes: 512 * 1024 * 1024, pids: 1024 } });
 const a = uniqueName("iso-a");
 const b = uniqueName("iso-b");
 let hostServer: Server;
@@ -96,6 +100,16 @@ describe("sandbox isolation", { timeout: 120_000 }, () => {
     assert.equal(lines[2], "10-calico.conflist");
     assert.equal(lines[3], "K8S");
     assert.deepEqual(lines.slice(4), []);
+  });
+
+  it("is held to its memory limit: a hog in a shell is killed, the sandbox lives on", async () => {
+    const r = await driver.exec(a, "node/worker-1", ["sh", "-c", "head -c 900M /dev/zero | tail > /dev/null; echo exit=$?"], { timeoutMs: 60_000 });
+    assert.match(r.stdout, /exit=137/);
+    assert.ok((memoryUsage(`slot-${driver.meta(a).slot}`) ?? 0) < 512 * 1024 * 1024);
+    const alive = await driver.exec(a, "node/cp-1", ["kubectl", "get", "nodes", "--no-headers"], { timeoutMs: 20_000 });
+    assert.equal(alive.stdout.trim().split("\n").length, 3, alive.stderr);
+    // and the other sandbox never noticed
+    assert.equal((await driver.exec(b, "node/cp-1", ["true"])).code, 0);
   });
 
   it("does not leak the server's environment into shells", async () => {
