@@ -21,6 +21,7 @@ import type { FaultSpec } from "../../sim/faults/schema.js";
 import { evaluateInventory } from "../../sim/kubespray/evaluate.js";
 import type { ClusterPlan } from "../../sim/plan.js";
 import { bwrapArgs, type TargetRoot } from "./rootfs.js";
+import { calicoctlScript } from "./tools/calicoctl.js";
 import { startHttpEcho } from "../../sim/workloads/http-echo.js";
 import { startMetallbWebhook } from "../../sim/workloads/metallb-webhook.js";
 import { workloadFor } from "../../sim/workloads/select.js";
@@ -172,6 +173,8 @@ class Supervisor {
       ro.push([path.join(box, "trainee.sock"), "/run/faultline/control.sock"]);
       ro.push([path.join(etc, "faultline-reprovision"), "/opt/faultline/bin/faultline-reprovision"]);
       files["faultline-reprovision"] = REPROVISION_SCRIPT;
+      ro.push([path.join(etc, "calicoctl"), "/opt/faultline/bin/calicoctl"]);
+      files["calicoctl"] = calicoctlScript(plan.calicoVersion);
     } else {
       const ns = rest[0]!;
       const dns = plan.services.find((s) => s.namespace === "kube-system" && s.name === "coredns");
@@ -179,7 +182,7 @@ class Supervisor {
     }
     for (const [name, text] of Object.entries(files)) {
       writeFileSync(path.join(etc, name), text);
-      if (name === "faultline-reprovision") chmodSync(path.join(etc, name), 0o755);
+      if (name === "faultline-reprovision" || name === "calicoctl") chmodSync(path.join(etc, name), 0o755);
     }
     for (const f of ["hostname", "hosts", "resolv.conf"]) ro.push([path.join(etc, f), `/etc/${f}`]);
     return { hostname, etcBase: this.spec.etcBase, roFiles: ro, rwBinds: rw };

@@ -50,6 +50,25 @@ describe("flagship sandbox (webhook-to-kernel)", { timeout: 120_000 }, () => {
     assert.match(pods.stdout, new RegExp(`${webhook.name}\\s+1/1\\s+Running.*${webhook.address.replaceAll(".", "\\.")}\\s+worker-3`));
   });
 
+  it("calicoctl on a node shows Calico's IPAM: 4 blocks of /24 in the /22 pool, the cp tunnel address borrowed from worker-3", async () => {
+    const cp = driver.plan(name).nodes.find((n) => n.role === "control-plane")!;
+    const blocks = await driver.exec(name, "node/worker-3", ["calicoctl", "ipam", "show", "--show-blocks"], { timeoutMs: 20_000 });
+    assert.equal(blocks.code, 0, blocks.stderr);
+    assert.match(blocks.stdout, /^\| GROUPING \|\s+CIDR\s+\| IPS TOTAL \| IPS IN USE \|\s+IPS FREE\s+\|$/m);
+    assert.match(blocks.stdout, /^\| IP Pool\s+\| 10\.233\.64\.0\/22\s+\|\s+1024 \|/m);
+    const rows = blocks.stdout.split("\n").filter((l) => l.startsWith("| Block "));
+    assert.equal(rows.length, 4, blocks.stdout);
+    assert.ok(rows.every((l) => /^\| Block\s+\| 10\.233\.6[4-7]\.0\/24\s+\|\s+256 \|/.test(l)), blocks.stdout);
+
+    const borrowed = await driver.exec(name, "node/worker-3", ["calicoctl", "ipam", "show", "--show-borrowed"], { timeoutMs: 20_000 });
+    assert.equal(borrowed.code, 0, borrowed.stderr);
+    assert.match(borrowed.stdout, /^\|\s+IP\s+\| BORROWING-NODE \|\s+BLOCK\s+\| BLOCK OWNER \|\s+TYPE\s+\|\s+ALLOCATED-TO\s+\|$/m);
+    const block = plan.nodes.find((n) => n.name === "worker-3")!.blocks[0]!;
+    const row = borrowed.stdout.split("\n").find((l) => l.startsWith(`| ${cp.tunnelAddress} `));
+    assert.ok(row, borrowed.stdout);
+    assert.match(row, new RegExp(`^\\| ${cp.tunnelAddress!.replaceAll(".", "\\.")}\\s+\\| ${cp.name}\\s+\\| ${block.replaceAll(".", "\\.")}\\s+\\| worker-3\\s+\\| (ipip|vxlan)TunnelAddress\\s+\\|`));
+  });
+
   it("on the block owner: ping prints `connect: Invalid argument`, strace shows EINVAL, ip route shows the blackhole", async () => {
     const cp = plan.nodes.find((n) => n.role === "control-plane")!;
     const owner = blockOwnerOf(plan, cp.tunnelAddress!);
