@@ -3,7 +3,8 @@
  * namespaces, Ready nodes with their Calico annotations, pods Running at their IPAM addresses,
  * Deployments and ReplicaSets for pods named like Deployment pods (`<deploy>-<hash>-<5>`), services and
  * their endpoints, node leases, each namespace's `default` ServiceAccount and `kube-root-ca.crt`, the
- * CRDs of Calico and MetalLB, and Calico's IPAM objects (seed/calico.ts).
+ * CRDs of Calico and MetalLB, and Calico's IPAM objects (seed/calico.ts); kube-system's control-plane
+ * and DaemonSet pods (seed/system-pods.ts) and the start-up Events (seed/events.ts).
  * Everything goes through the store (keepStatus), so uids, resourceVersions and events are real.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
@@ -13,7 +14,9 @@ import type { ClusterPlan, PlanPod, PlanService } from "../plan.js";
 import { chooseContainer } from "./images.js";
 import { timestamp, type KObject } from "./objects.js";
 import { calicoCrds, calicoObjects } from "./seed/calico.js";
+import { seedEvents } from "./seed/events.js";
 import { metallbCrds } from "./seed/metallb.js";
+import { seedSystemPods } from "./seed/system-pods.js";
 import type { Store } from "./store.js";
 
 export interface SeedOptions {
@@ -361,6 +364,8 @@ export function seedFromPlan(store: Store, plan: ClusterPlan, opts: SeedOptions)
     const created = store.create("pods", podObject(plan, p, ts, owners.get(`${p.namespace}/${p.name}`)), { keepStatus: true });
     podUids.set(`${p.namespace}/${p.name}`, created.metadata.uid!);
   }
+  // after the lab's pods, so a lab pod of the same name wins
+  seedSystemPods(store, plan, { kubeVersion: opts.kubeVersion, ts });
 
   const services = [...plan.services];
   if (!services.some((s) => s.namespace === "default" && s.name === "kubernetes")) {
@@ -382,4 +387,5 @@ export function seedFromPlan(store: Store, plan: ClusterPlan, opts: SeedOptions)
     store.create("customresourcedefinitions.apiextensions.k8s.io", { ...crd, metadata: { ...crd.metadata, creationTimestamp: ts } }, { keepStatus: true });
   }
   for (const { type, object } of calicoObjects(plan, opts.createdAt)) store.create(type, object, { keepStatus: true });
+  seedEvents(store, plan, opts.createdAt);
 }
