@@ -8,7 +8,8 @@
  * network, then waits for a line `listen` on stdin (the control plane's address exists from then on),
  * writes <box>/kubernetes/<cp>/admin.conf and prints one line `{"ready":true,"port":6443}` on stdout.
  */
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { stringify as stringifyYaml } from "yaml";
 import path from "node:path";
 import { FaultlineError, formatError } from "../../errors.js";
 import { createLogger } from "../../log.js";
@@ -46,6 +47,32 @@ function readAgents(box: string): Record<string, number> {
 
 const log = createLogger({ component: "apiserver" }, { json: true });
 
+/**
+ * The control plane's static pod manifests, as kubeadm/kubespray leave them in
+ * /etc/kubernetes/manifests: one file per mirror pod of this node. Files already there (a trainee's
+ * edits, kept across re-provisioning) are left alone.
+ */
+function writeStaticManifests(pods: KObject[], node: string, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const pod of pods) {
+    const meta = pod.metadata as { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+    const spec = pod.spec as Record<string, unknown> | undefined;
+    if (meta.annotations?.["kubernetes.io/config.source"] !== "file" || spec?.nodeName !== node) continue;
+    const component = meta.labels?.component ?? meta.name!;
+    const file = path.join(dir, `${component}.yaml`);
+    if (existsSync(file)) continue;
+    const annotations = Object.fromEntries(Object.entries(meta.annotations ?? {}).filter(([k]) => !k.startsWith("kubernetes.io/config.")));
+    const { nodeName: _node, ...podSpec } = spec;
+    const manifest = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: component, namespace: "kube-system", labels: meta.labels, ...(Object.keys(annotations).length ? { annotations } : {}) },
+      spec: podSpec,
+    };
+    writeFileSync(file, stringifyYaml(manifest));
+  }
+}
+
 async function main(): Promise<void> {
   const box = process.argv[2];
   if (!box) throw new FaultlineError("usage: main.js <box>");
@@ -73,6 +100,7 @@ async function main(): Promise<void> {
   }
   const dir = path.join(box, "kubernetes", cp.name);
   mkdirSync(dir, { recursive: true });
+  writeStaticManifests(api.store.list("pods", { namespace: "kube-system" }).items, cp.name, path.join(dir, "manifests"));
   writeFileSync(path.join(dir, "admin.conf"), api.kubeconfig(`https://${cp.address}:6443`), { mode: 0o600 });
   process.stdout.write(JSON.stringify({ ready: true, port: api.port }) + "\n");
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => void api.close().then(() => process.exit(0)));

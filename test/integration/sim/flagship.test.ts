@@ -48,6 +48,11 @@ describe("flagship sandbox (webhook-to-kernel)", { timeout: 120_000 }, () => {
     const pods = await driver.exec(name, "node/cp-1", ["kubectl", "get", "pods", "-n", "metallb-system", "-o", "wide"], { timeoutMs: 20_000 });
     const webhook = plan.pods.find((p) => p.name.startsWith("controller-"))!;
     assert.match(pods.stdout, new RegExp(`${webhook.name}\\s+1/1\\s+Running.*${webhook.address.replaceAll(".", "\\.")}\\s+worker-3`));
+    // kubespray's control plane: static pod manifests on cp-1, their mirror pods in kube-system
+    const manifests = await driver.exec(name, "node/cp-1", ["ls", "/etc/kubernetes/manifests"]);
+    assert.deepEqual(manifests.stdout.trim().split("\n"), ["kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]);
+    const mirror = await driver.exec(name, "node/worker-1", ["kubectl", "get", "pod", "-n", "kube-system", "kube-apiserver-cp-1", "--no-headers"], { timeoutMs: 20_000 });
+    assert.match(mirror.stdout, /^kube-apiserver-cp-1\s+1\/1\s+Running/, mirror.stderr);
   });
 
   it("calicoctl on a node shows Calico's IPAM: 4 blocks of /24 in the /22 pool, the cp tunnel address borrowed from worker-3", async () => {
