@@ -2,6 +2,7 @@
  * The benchmark's sandboxes: a private data directory, every sandbox it creates, and a cleanup that
  * leaves nothing behind, whether the run ends normally, fails, or is interrupted (Ctrl-C).
  */
+import { killProcessGroup } from "../server/proc.js";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -172,7 +173,7 @@ export class BenchSession {
    * data directory could not be removed.
    */
   forceKill(): boolean {
-    for (const c of ourChildren()) if (c.comm === "unshare" && !c.zombie) killGroup(c.pid);
+    for (const c of ourChildren()) if (c.comm === "unshare" && !c.zombie) killProcessGroup(c.pid);
     try {
       rmSync(this.dataDir, { recursive: true, force: true });
       return true;
@@ -203,7 +204,7 @@ export class BenchSession {
     );
     for (const c of ourChildren()) {
       if (c.comm !== "unshare" || c.zombie) continue;
-      killGroup(c.pid);
+      killProcessGroup(c.pid);
       report.killedUnshare.push(c.pid);
     }
     // A pid namespace whose init was just killed takes a moment to empty.
@@ -224,14 +225,3 @@ export class BenchSession {
   }
 }
 
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
-}

@@ -19,6 +19,7 @@ import {
 import { IDS_PER_SANDBOX, preflight, subordinateRange, type IdRange } from "./preflight.js";
 import { ensureEtcBase } from "./rootfs.js";
 import { sandboxEnv } from "./env.js";
+import { killProcessGroup } from "../../proc.js";
 import { createSandboxCgroup, DEFAULT_LIMITS, existingCgroup, joinScript, removeSandboxCgroup, type SandboxLimits } from "./cgroups.js";
 export { sandboxEnv } from "./env.js";
 import { spawnRunner } from "../../sim/dataplane/execute.js";
@@ -173,7 +174,7 @@ export class SimDriver {
       // Nothing of a failed sandbox stays: its processes are gone before its folder and ids are released
       // (a reused id range must never meet a survivor). Its log is kept for the post-mortem.
       const start = initPid ? startTime(initPid) : null;
-      if (unsharePid) killTree(unsharePid);
+      if (unsharePid) killProcessGroup(unsharePid);
       if (initPid && start) {
         try {
           process.kill(initPid, "SIGKILL");
@@ -405,7 +406,7 @@ export class SimDriver {
         await fsp.writeFile(path.join(p.root, "relay.json"), JSON.stringify({ pid, port, start: startTime(pid) }));
         return;
       }
-      killTree(pid); // the port was taken meanwhile: try another
+      killProcessGroup(pid); // the port was taken meanwhile: try another
     }
     throw new FaultlineError("cannot open a loopback port for the sandbox's API server", "check that socat is installed and 127.0.0.1 has free ports");
   }
@@ -426,7 +427,7 @@ export class SimDriver {
     if (!existsSync(p.root)) throw new FaultlineError(`no sandbox named "${name}"`, "list them with `faultline sandbox ls`");
     try {
       const relay = JSON.parse(readFileSync(path.join(p.root, "relay.json"), "utf8")) as { pid: number; start: string | null };
-      if (relay.start && startTime(relay.pid) === relay.start) killTree(relay.pid);
+      if (relay.start && startTime(relay.pid) === relay.start) killProcessGroup(relay.pid);
     } catch {
       /* no relay yet */
     }
@@ -436,7 +437,7 @@ export class SimDriver {
         process.kill(m.initPid, "SIGKILL");
         await waitGone(m.initPid, m.initStart);
       }
-      if (startTime(m.unsharePid)) killTree(m.unsharePid);
+      if (startTime(m.unsharePid)) killProcessGroup(m.unsharePid);
       await removeCgroupWhenEmpty(cgroupName(m.slot));
     } catch (e) {
       if (!(e instanceof FaultlineError)) throw e;
@@ -549,16 +550,3 @@ async function listening(port: number): Promise<boolean> {
   }
   return false;
 }
-
-function killTree(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL"); // detached: unshare leads its own process group
-  } catch {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
-}
-

@@ -13,6 +13,7 @@
  * the real words) and then a BadRequest Status saying to use WebSocket, which kubectl prints as
  * `Error from server (BadRequest): ...` instead of hanging.
  */
+import { killProcessGroup } from "../../proc.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -180,7 +181,7 @@ function startProc(argv: string[], req: ExecRequest, out: (ch: number, d: Buffer
           // already exited
         }
       },
-      kill: () => killGroup(pty.pid),
+      kill: () => killProcessGroup(pty.pid),
     };
   }
   // its own process group, so a disconnect kills nsenter's forked child (in the pod's pid namespace) too
@@ -194,21 +195,10 @@ function startProc(argv: string[], req: ExecRequest, out: (ch: number, d: Buffer
     write: (d) => child.stdin?.writable && child.stdin.write(d),
     endInput: () => child.stdin?.end(),
     resize: () => {},
-    kill: () => child.pid !== undefined && killGroup(child.pid),
+    kill: () => child.pid !== undefined && killProcessGroup(child.pid),
   };
 }
 
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // gone already
-    }
-  }
-}
 
 /** Pumps channels between the WebSocket and the command until either side ends. */
 function runSession(ctx: ExecContext, socket: Duplex, head: Buffer, req: ExecRequest, pid: number, protocol: string): void {
