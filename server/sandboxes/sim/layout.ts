@@ -2,6 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 import { clusterSchema } from "../../labs/lab.js";
 import { faultSpecSchema } from "../../sim/faults/schema.js";
+import { boxPaths, type BoxPaths } from "./box.js";
 
 /**
  * Where a sim sandbox keeps its state on the host. Two zones with different owners:
@@ -9,39 +10,22 @@ import { faultSpecSchema } from "../../sim/faults/schema.js";
  *  - `<root>/box/`: owned by the sandbox's own unprivileged uid, the only place the supervisor writes
  *    (plan, readiness, control sockets, the trainee's workspace and homes).
  */
-export interface SandboxPaths {
+export interface SandboxPaths extends BoxPaths {
   root: string;
   meta: string;
   log: string;
-  box: string;
-  spec: string;
-  plan: string;
-  vars: string;
-  ready: string;
-  controlSock: string;
-  traineeSock: string;
-  workspace: string;
-  homes: string;
-  etc: string;
+  /** The loopback relay of the sandbox's API server (host-side, root only). */
+  relay: string;
 }
 
 export function sandboxPaths(dataDir: string, name: string): SandboxPaths {
   const root = path.join(dataDir, "sandboxes", name);
-  const box = path.join(root, "box");
   return {
+    ...boxPaths(path.join(root, "box")),
     root,
     meta: path.join(root, "sandbox.json"),
     log: path.join(root, "supervisor.log"),
-    box,
-    spec: path.join(box, "spec.json"),
-    plan: path.join(box, "plan.json"),
-    vars: path.join(box, "vars.json"),
-    ready: path.join(box, "ready.json"),
-    controlSock: path.join(box, "control.sock"),
-    traineeSock: path.join(box, "trainee.sock"),
-    workspace: path.join(box, "workspace"),
-    homes: path.join(box, "home"),
-    etc: path.join(box, "etc"),
+    relay: path.join(root, "relay.json"),
   };
 }
 

@@ -17,6 +17,7 @@ import type { InventoryEvaluation } from "../kubespray/evaluate.js";
 import type { ClusterPlan } from "../plan.js";
 import { startApiServer } from "./index.js";
 import { ensurePki } from "./pki.js";
+import { boxPaths, type BoxPaths } from "../../sandboxes/sim/box.js";
 import type { KObject } from "./objects.js";
 import { metallbWebhookObjects } from "../workloads/metallb-objects.js";
 import { workloadFor } from "../workloads/select.js";
@@ -36,9 +37,9 @@ function untilListen(): Promise<void> {
 }
 
 /** The agents' pids from <box>/ready.json, read per exec: the supervisor writes it after the API server starts, and again on rebuilds. */
-function readAgents(box: string): Record<string, number> {
+function readAgents(paths: BoxPaths): Record<string, number> {
   try {
-    const ready = JSON.parse(readFileSync(path.join(box, "ready.json"), "utf8")) as { agents?: Record<string, number> };
+    const ready = JSON.parse(readFileSync(paths.ready, "utf8")) as { agents?: Record<string, number> };
     return ready.agents ?? {};
   } catch {
     return {};
@@ -76,12 +77,13 @@ function writeStaticManifests(pods: KObject[], node: string, dir: string): void 
 async function main(): Promise<void> {
   const box = process.argv[2];
   if (!box) throw new FaultlineError("usage: main.js <box>");
-  const plan = JSON.parse(readFileSync(path.join(box, "plan.json"), "utf8")) as ClusterPlan;
-  const vars = JSON.parse(readFileSync(path.join(box, "vars.json"), "utf8")) as InventoryEvaluation;
+  const paths = boxPaths(box);
+  const plan = JSON.parse(readFileSync(paths.plan, "utf8")) as ClusterPlan;
+  const vars = JSON.parse(readFileSync(paths.vars, "utf8")) as InventoryEvaluation;
   const cp = plan.nodes.find((n) => n.role === "control-plane");
   if (!cp) throw new FaultlineError("the cluster has no control-plane node", "give one node `role: control-plane` in the lab");
   const kubeVersion = vars.vars.kube_version?.value;
-  const certDir = path.join(box, "pki");
+  const certDir = paths.pki;
   await ensurePki(certDir, [cp.address]);
   await untilListen();
   const api = await startApiServer({
@@ -90,15 +92,15 @@ async function main(): Promise<void> {
     plan,
     certDir,
     log,
-    logsDir: path.join(box, "logs"),
-    agents: () => readAgents(box),
+    logsDir: paths.logs,
+    agents: () => readAgents(paths),
     ...(typeof kubeVersion === "string" ? { kubeVersion } : {}),
   });
   // MetalLB's webhook configuration exists wherever its controller runs (the lab installed MetalLB).
   if (plan.pods.some((p) => workloadFor(p)?.workload === "metallb-webhook")) {
     for (const o of metallbWebhookObjects(api.caCert)) api.store.create("validatingwebhookconfigurations.admissionregistration.k8s.io", o as KObject, { keepStatus: true });
   }
-  const dir = path.join(box, "kubernetes", cp.name);
+  const dir = paths.kubernetes(cp.name);
   mkdirSync(dir, { recursive: true });
   writeStaticManifests(api.store.list("pods", { namespace: "kube-system" }).items, cp.name, path.join(dir, "manifests"));
   writeFileSync(path.join(dir, "admin.conf"), api.kubeconfig(`https://${cp.address}:6443`), { mode: 0o600 });
