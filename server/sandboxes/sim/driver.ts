@@ -264,8 +264,7 @@ export class SimDriver {
   /** True while the sandbox's pid-namespace init is the process we started (not a reused pid). */
   isAlive(name: string): boolean {
     try {
-      const m = this.meta(name);
-      return m.initPid > 0 && startTime(m.initPid) === m.initStart;
+      return running(this.meta(name));
     } catch {
       return false;
     }
@@ -300,7 +299,7 @@ export class SimDriver {
       throw new FaultlineError(`"${target}" is not a target`, "targets are node/<name> or pod/<namespace>/<name>; see `faultline sandbox up --json` for the list");
     }
     const meta = this.meta(name);
-    if (!this.isAlive(name)) throw new FaultlineError(`sandbox "${name}" is not running`, "run `faultline gc`, then `faultline sandbox up` again");
+    if (!running(meta)) throw new FaultlineError(`sandbox "${name}" is not running`, "run `faultline gc`, then `faultline sandbox up` again");
     const ready = this.ready(name);
     const pid = ready.agents[target];
     if (pid === undefined) {
@@ -397,13 +396,13 @@ export class SimDriver {
       const child = spawn(
         "sh",
         ["-c", joinScript(existingCgroup(cgroupName(slot))), "sh", "nsenter", `--pid=/proc/${initPid}/ns/pid`, "--setuid", String(uid), "--setgid", String(uid), "--",
-          "socat", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${path.join(p.box, "apiserver.sock")}`],
+          "socat", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${p.apiserverSock}`],
         { detached: true, stdio: "ignore", env: { PATH: sandboxEnv().PATH } },
       );
       child.unref();
       const pid = child.pid ?? 0;
       if (await listening(port)) {
-        await fsp.writeFile(path.join(p.root, "relay.json"), JSON.stringify({ pid, port, start: startTime(pid) }));
+        await fsp.writeFile(p.relay, JSON.stringify({ pid, port, start: startTime(pid) }));
         return;
       }
       killProcessGroup(pid); // the port was taken meanwhile: try another
@@ -414,10 +413,10 @@ export class SimDriver {
   /** The host's kubeconfig for a sandbox: the admin credentials, pointed at its loopback relay. */
   kubeconfig(name: string): string {
     const p = this.paths(name);
-    const relay = JSON.parse(readFileSync(path.join(p.root, "relay.json"), "utf8")) as { port: number };
+    const relay = JSON.parse(readFileSync(p.relay, "utf8")) as { port: number };
     const cp = this.plan(name).nodes.find((n) => n.role === "control-plane");
     if (!cp) throw new FaultlineError(`sandbox "${name}" has no control plane, so no API server`);
-    const conf = readFileSync(path.join(p.box, "kubernetes", cp.name, "admin.conf"), "utf8");
+    const conf = readFileSync(p.adminConf(cp.name), "utf8");
     return conf.replace(/server: https:\/\/[^\s]+/, `server: https://127.0.0.1:${relay.port}`);
   }
 
@@ -426,14 +425,14 @@ export class SimDriver {
     const p = this.paths(name);
     if (!existsSync(p.root)) throw new FaultlineError(`no sandbox named "${name}"`, "list them with `faultline sandbox ls`");
     try {
-      const relay = JSON.parse(readFileSync(path.join(p.root, "relay.json"), "utf8")) as { pid: number; start: string | null };
+      const relay = JSON.parse(readFileSync(p.relay, "utf8")) as { pid: number; start: string | null };
       if (relay.start && startTime(relay.pid) === relay.start) killProcessGroup(relay.pid);
     } catch {
       /* no relay yet */
     }
     try {
       const m = this.meta(name);
-      if (this.isAlive(name)) {
+      if (running(m)) {
         process.kill(m.initPid, "SIGKILL");
         await waitGone(m.initPid, m.initStart);
       }
@@ -510,6 +509,11 @@ async function findChild(pid: number): Promise<number> {
 async function waitGone(pid: number, start: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (startTime(pid) === start && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** True while the sandbox's pid-namespace init is the process we started (not a reused pid). */
+function running(m: SandboxMeta): boolean {
+  return m.initPid > 0 && startTime(m.initPid) === m.initStart;
 }
 
 /** Cgroups are named after the host-wide id slot: unique on the host, unlike sandbox names. */

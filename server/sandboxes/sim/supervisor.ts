@@ -13,11 +13,12 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
 import { FaultlineError, formatError } from "../../errors.js";
 import { createLogger } from "../../log.js";
-import { buildPlan } from "../../sim/build-plan.js";
+import { buildPlan, expandNodes } from "../../sim/build-plan.js";
 import { executeOps, executePhases, spawnRunner } from "../../sim/dataplane/execute.js";
 import { renderProvisioning } from "../../sim/dataplane/render.js";
-import { checkFaults, dataplaneOps, findFaultKind, revertOps } from "../../sim/faults/index.js";
-import type { FaultSpec } from "../../sim/faults/schema.js";
+import { checkFaults, dataplaneOps, findFaultKind, injectInventoryFaults, revertInventoryFault, revertOps, topologyOf } from "../../sim/faults/index.js";
+import { faultSpecSchema, type FaultSpec } from "../../sim/faults/schema.js";
+import { z } from "zod";
 import { evaluateInventory } from "../../sim/kubespray/evaluate.js";
 import type { ClusterPlan } from "../../sim/plan.js";
 import { bwrapArgs, type TargetRoot } from "./rootfs.js";
@@ -26,8 +27,8 @@ import { startHttpEcho } from "../../sim/workloads/http-echo.js";
 import { startMetallbWebhook } from "../../sim/workloads/metallb-webhook.js";
 import { workloadFor } from "../../sim/workloads/select.js";
 import type { RunningWorkload } from "../../sim/workloads/types.js";
+import { boxPaths, type BoxPaths } from "./box.js";
 import { supervisorSpecSchema, type SupervisorEvent, type SupervisorSpec } from "./layout.js";
-import { expandNodes } from "../../sim/build-plan.js";
 
 const log = createLogger({ component: "supervisor" }, { json: true });
 const t0 = Date.now();
@@ -61,14 +62,13 @@ class Supervisor {
   faults: FaultSpec[] = [];
   busy: Promise<unknown> = Promise.resolve();
 
+  readonly paths: BoxPaths;
+
   constructor(readonly spec: SupervisorSpec) {
+    this.paths = boxPaths(spec.box);
     this.faults = [...spec.faults];
   }
 
-  get boxFile() {
-    const b = this.spec.box;
-    return { plan: path.join(b, "plan.json"), vars: path.join(b, "vars.json"), ready: path.join(b, "ready.json"), faults: path.join(b, "faults.json") };
-  }
 
   /** Serialises builds and fault changes: one change to the kernel state at a time. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -84,22 +84,18 @@ class Supervisor {
     if (problems.length) throw new FaultlineError(`faults: ${problems.map((p) => p.message).join("; ")}`, "fix the lab's faults list");
 
     if (this.generation === 0) {
-      for (const f of this.faults) {
-        const kind = findFaultKind(f.kind);
-        if (kind?.stage === "inventory") {
-          await (kind.inject as (s: FaultSpec, dir: string) => Promise<unknown>)(f, spec.inventoryDir);
-          report("faults", `injected ${kind.describe(f as never)}`);
-        }
-      }
+      const edits = await injectInventoryFaults(this.faults, spec.inventoryDir);
+      // The count only: progress is shown to the trainee, and the fault's description is the answer.
+      if (edits.length) report("faults", `${edits.length} inventory change(s)`);
     }
 
     report("kubespray", `evaluating ${spec.inventoryDisplayRoot} with kubespray ${spec.kubespray} semantics`);
-    const ev = await evaluateInventory(spec.inventoryDir, spec.kubespray, { displayRoot: spec.box + "/workspace" });
-    writeFileSync(this.boxFile.vars, JSON.stringify(ev, null, 2));
+    const ev = await evaluateInventory(spec.inventoryDir, spec.kubespray, { displayRoot: this.paths.workspace });
+    writeFileSync(this.paths.vars, JSON.stringify(ev, null, 2));
 
     report("ipam", `pool ${ev.podsSubnet}, blocks of /${ev.blockSize}`);
     const plan = buildPlan(spec.name, spec.cluster, ev);
-    writeFileSync(this.boxFile.plan, JSON.stringify(plan, null, 2));
+    writeFileSync(this.paths.plan, JSON.stringify(plan, null, 2));
 
     await this.teardown();
     report("network", `${plan.nodes.length} nodes, ${plan.pods.length} pods`);
@@ -116,7 +112,7 @@ class Supervisor {
       report("faults", `${ops.length} kernel changes`);
       await executeOps(ops);
     }
-    writeFileSync(this.boxFile.faults, JSON.stringify(this.faults, null, 2));
+    writeFileSync(this.paths.faults, JSON.stringify(this.faults, null, 2));
 
     report("agents", "starting the API server and the node and pod shells");
     api.listen();
@@ -124,7 +120,7 @@ class Supervisor {
     this.installKubeconfigs(plan);
     this.generation++;
     writeFileSync(
-      this.boxFile.ready,
+      this.paths.ready,
       JSON.stringify({ generation: this.generation, readyAt: new Date().toISOString(), agents: Object.fromEntries(this.agents.map((a) => [a.target, a.pid])) }),
     );
   }
@@ -138,7 +134,7 @@ class Supervisor {
     this.agents = [];
     await Promise.all(this.workloads.map((w) => w.close().catch(() => {})));
     this.workloads = [];
-    if (existsSync(this.boxFile.ready)) rmSync(this.boxFile.ready);
+    if (existsSync(this.paths.ready)) rmSync(this.paths.ready);
     // A namespace outlives `ip netns delete` while anything still holds it, and with it the node's eth0
     // and our end of the veth. Deleting our ends removes both ends at once, so a rebuild starts clean.
     await spawnRunner(["ip", "-all", "netns", "delete"]).catch(() => {});
@@ -206,9 +202,14 @@ class Supervisor {
         out += d.toString();
         const nl = out.indexOf("\n");
         if (nl < 0) return;
-        const msg = JSON.parse(out.slice(0, nl)) as { ready: boolean; error?: string };
-        if (msg.ready) resolve();
-        else reject(new FaultlineError(`the API server did not start: ${msg.error ?? "unknown error"}`, "see supervisor.log in the sandbox folder"));
+        let msg: { ready?: unknown; error?: unknown };
+        try {
+          msg = JSON.parse(out.slice(0, nl)) as { ready?: unknown; error?: unknown };
+        } catch {
+          msg = { ready: false, error: `unexpected output: ${out.slice(0, nl).slice(0, 200)}` };
+        }
+        if (msg.ready === true) resolve();
+        else reject(new FaultlineError(`the API server did not start: ${String(msg.error ?? "unknown error")}`, "see supervisor.log in the sandbox folder"));
       });
       child.on("exit", (code, sig) => reject(new FaultlineError(`the API server exited (${sig ?? code}) during start-up`, "see supervisor.log in the sandbox folder")));
     });
@@ -223,8 +224,8 @@ class Supervisor {
    */
   private async startWorkloads(plan: ClusterPlan): Promise<void> {
     const cp = plan.nodes.find((n) => n.role === "control-plane");
-    const dir = path.join(this.spec.box, "w");
-    const logs = path.join(this.spec.box, "logs");
+    const dir = this.paths.workloadSockets;
+    const logs = this.paths.logs;
     mkdirSync(dir, { recursive: true });
     mkdirSync(logs, { recursive: true });
     let i = 0;
@@ -240,8 +241,8 @@ class Supervisor {
       const w =
         choice.workload === "metallb-webhook"
           ? await startMetallbWebhook({
-              path: sock, port, certDir: path.join(this.spec.box, "pki"), log: logLine, release: "v0.14",
-              ...(cp ? { kubeconfig: path.join(this.spec.box, "kubernetes", cp.name, "admin.conf") } : {}),
+              path: sock, port, certDir: this.paths.pki, log: logLine, release: "v0.14",
+              ...(cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
             })
           : await startHttpEcho({ path: sock, port, podName: pod.name, log: logLine });
       this.workloads.push(w);
@@ -255,9 +256,9 @@ class Supervisor {
   private installKubeconfigs(plan: ClusterPlan): void {
     const cp = plan.nodes.find((n) => n.role === "control-plane");
     if (!cp) return;
-    const conf = readFileSync(path.join(this.spec.box, "kubernetes", cp.name, "admin.conf"), "utf8");
+    const conf = readFileSync(this.paths.adminConf(cp.name), "utf8");
     for (const n of plan.nodes) {
-      const dir = path.join(this.spec.box, "home", `node_${n.name}`, ".kube");
+      const dir = path.join(this.paths.homes, `node_${n.name}`, ".kube");
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, "config"), conf, { mode: 0o600 });
     }
@@ -291,26 +292,22 @@ class Supervisor {
   }
 
   async applyFault(spec: FaultSpec): Promise<void> {
-    const kind = findFaultKind(spec.kind);
-    if (!kind) throw new FaultlineError(`unknown fault kind "${spec.kind}"`);
     if (!this.plan) throw new FaultlineError("the sandbox is not built");
-    const topo = { nodes: this.plan.nodes.map((n) => n.name), pods: this.plan.pods.map((p) => `${p.namespace}/${p.name}`) };
-    const problems = checkFaults([spec], topo);
+    const problems = checkFaults([spec], topologyOf(this.plan));
     if (problems.length) throw new FaultlineError(problems.map((p) => p.message).join("; "), problems[0]?.hint);
-    if (kind.stage === "inventory") await (kind.inject as (s: FaultSpec, dir: string) => Promise<unknown>)(spec, this.spec.inventoryDir);
+    if (findFaultKind(spec.kind).stage === "inventory") await injectInventoryFaults([spec], this.spec.inventoryDir);
     else await executeOps(dataplaneOps([spec], this.plan));
     this.faults.push(spec);
-    writeFileSync(this.boxFile.faults, JSON.stringify(this.faults, null, 2));
+    writeFileSync(this.paths.faults, JSON.stringify(this.faults, null, 2));
   }
 
   async revertFault(index: number): Promise<FaultSpec> {
     const spec = this.faults[index];
     if (!spec) throw new FaultlineError(`no fault #${index}; there are ${this.faults.length}`, "list them with `faultline sandbox faults <name>`");
-    const kind = findFaultKind(spec.kind)!;
-    if (kind.stage === "inventory") await (kind.revert as (s: FaultSpec, dir: string) => Promise<unknown>)(spec, this.spec.inventoryDir);
+    if (findFaultKind(spec.kind).stage === "inventory") await revertInventoryFault(spec, this.spec.inventoryDir);
     else if (this.plan) await executeOps(revertOps(spec, this.plan));
     this.faults.splice(index, 1);
-    writeFileSync(this.boxFile.faults, JSON.stringify(this.faults, null, 2));
+    writeFileSync(this.paths.faults, JSON.stringify(this.faults, null, 2));
     return spec;
   }
 }
@@ -360,7 +357,15 @@ const REPROVISION_SCRIPT = `#!/bin/sh
 echo '{"op":"rebuild"}' | exec socat -t 60 - UNIX-CONNECT:/run/faultline/control.sock
 `;
 
-type Request = { op: "rebuild" } | { op: "status" } | { op: "fault-apply"; fault: FaultSpec } | { op: "fault-revert"; index: number } | { op: "faults" };
+/** The control sockets' requests: untrusted input (one socket is the trainee's), parsed by schema. */
+const requestSchema = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("rebuild") }),
+  z.object({ op: z.literal("status") }),
+  z.object({ op: z.literal("faults") }),
+  z.object({ op: z.literal("fault-apply"), fault: faultSpecSchema }),
+  z.object({ op: z.literal("fault-revert"), index: z.number().int().min(0) }),
+]);
+type Request = z.infer<typeof requestSchema>;
 
 /** JSON-lines control socket. The trainee socket only accepts `rebuild` and `status`. */
 function serve(sup: Supervisor, sockPath: string, trainee: boolean): Server {
@@ -387,8 +392,9 @@ function serve(sup: Supervisor, sockPath: string, trainee: boolean): Server {
 async function handle(sup: Supervisor, line: string, trainee: boolean, say: (s: string) => void): Promise<unknown> {
   let req: Request;
   try {
-    req = JSON.parse(line) as Request;
-    if (typeof req !== "object" || req === null || typeof req.op !== "string") throw new Error("missing op");
+    const parsed = requestSchema.safeParse(JSON.parse(line));
+    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join(".") || "(request)"}: ${i.message}`).join("; "));
+    req = parsed.data;
   } catch (e) {
     return { ok: false, error: `malformed request: ${(e as Error).message}` };
   }
@@ -398,7 +404,7 @@ async function handle(sup: Supervisor, line: string, trainee: boolean, say: (s: 
       case "status":
         return { ok: true, generation: sup.generation, faults: sup.faults };
       case "faults":
-        return { ok: true, faults: sup.faults.map((f, i) => ({ index: i, fault: f, description: findFaultKind(f.kind)?.describe(f as never) ?? f.kind })) };
+        return { ok: true, faults: sup.faults.map((f, i) => ({ index: i, fault: f, description: findFaultKind(f.kind).describe(f as never) })) };
       case "rebuild":
         return await sup.serial(async () => {
           say(trainee ? "faultline: re-provisioning from ~/workspace (this shell will be disconnected; open a new one when it is done)" : "rebuilding");
@@ -410,8 +416,6 @@ async function handle(sup: Supervisor, line: string, trainee: boolean, say: (s: 
         return await sup.serial(async () => (await sup.applyFault(req.fault), { ok: true, faults: sup.faults }));
       case "fault-revert":
         return await sup.serial(async () => ({ ok: true, reverted: await sup.revertFault(req.index), faults: sup.faults }));
-      default:
-        return { ok: false, error: "unknown operation " + (req as { op: string }).op };
     }
   } catch (e) {
     log.warn("supervisor.request_failed", { op: req.op, error: formatError(e) });
@@ -449,9 +453,9 @@ async function main(): Promise<void> {
   const sup = new Supervisor(spec);
   phase("namespaces", "user, mount, pid and network namespaces up");
   // The sockets exist before the first build: node agents bind the trainee socket into their root.
-  serve(sup, path.join(spec.box, "control.sock"), false);
-  serve(sup, path.join(spec.box, "trainee.sock"), true);
-  relayApiServer(sup, path.join(spec.box, "apiserver.sock"));
+  serve(sup, sup.paths.controlSock, false);
+  serve(sup, sup.paths.traineeSock, true);
+  relayApiServer(sup, sup.paths.apiserverSock);
   await sup.serial(() => sup.build(phase));
   emit({ type: "ready", generation: sup.generation, ms: Date.now() - t0 });
   progress?.end();

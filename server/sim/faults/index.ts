@@ -122,6 +122,14 @@ export async function injectInventoryFaults(specs: readonly FaultSpec[], invento
   return edits;
 }
 
+/**
+ * Reverts one inventory fault (renames the key back); nothing for a dataplane fault. Returns the edits.
+ */
+export async function revertInventoryFault(spec: FaultSpec, inventoryDir: string): Promise<InventoryEdit[]> {
+  const kind = findFaultKind(spec.kind);
+  return kind.stage === "inventory" ? kind.revert(spec, inventoryDir) : [];
+}
+
 function withFault(i: number, spec: FaultSpec, err: unknown): FaultlineError {
   const context = `faults[${i}] (${spec.kind})`;
   if (err instanceof FaultlineError) return new FaultlineError(`${context}: ${err.message}`, err.hint, { cause: err });

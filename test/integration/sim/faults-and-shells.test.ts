@@ -53,6 +53,9 @@ describe("faults on a running sandbox", { timeout: 120_000 }, () => {
   it("a fault naming a node that does not exist is refused with the list of nodes", async () => {
     await assert.rejects(driver.control(name, { op: "fault-apply", fault: { kind: "mtu", node: "worker-9", mtu: 1400 } }), /worker-9.*(cp-1|worker-1)/s);
     await assert.rejects(driver.control(name, { op: "fault-revert", index: 7 }), /no fault #7/);
+    // the control socket parses by schema: a wrong type or an unknown operation is named, nothing runs
+    await assert.rejects(driver.control(name, { op: "fault-revert", index: "x" }), /malformed request: index: /);
+    await assert.rejects(driver.control(name, { op: "format-disk" }), /malformed request: op: /);
   });
 
   it("the trainee's control socket refuses everything but rebuild and status", async () => {
