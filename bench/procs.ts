@@ -2,20 +2,13 @@
  * What the benchmark reads from /proc: which host processes belong to a sandbox, and how much memory
  * they use. A sandbox's processes are those whose real uid lies in its subordinate id range
  * [uidBase, uidBase + 65536), plus the host-side `unshare` (host root) that holds its namespaces.
- *
- * processesInRange is a copy of the helper in test/support/sandbox.ts (same semantics), kept here so
- * the benchmark does not depend on test code; the rest is benchmark-specific.
+ * The per-range check is the driver's own (sandboxes/sim/slots.ts); the rest is benchmark-specific.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { IDS_PER_SANDBOX } from "../server/sandboxes/sim/preflight.js";
 
-/** Host pids of processes whose real uid lies in [base, base + 65536): whatever a sandbox left running. */
-export function processesInRange(base: number): number[] {
-  return scanProcesses()
-    .filter((p) => p.uid >= base && p.uid < base + IDS_PER_SANDBOX)
-    .map((p) => p.pid);
-}
+export { processesInRange } from "../server/sandboxes/sim/slots.js";
 
 export interface ProcInfo {
   pid: number;

@@ -9,7 +9,7 @@ import { loadConfig, parseGlobalFlags, type Config } from "./config.js";
 import { FaultlineError, formatError } from "./errors.js";
 import { createLogger } from "./log.js";
 import { labsRoot } from "./paths.js";
-import { SimDriver } from "./sandboxes/sim/driver.js";
+import { SimDriver, type Phase } from "./sandboxes/sim/driver.js";
 import { formatVars } from "./sim/kubespray/evaluate.js";
 import { faultSpecSchema } from "./sim/faults/schema.js";
 import { parse as parseYaml } from "yaml";
@@ -66,7 +66,7 @@ async function sandbox(cfg: Config, args: string[]): Promise<number> {
       const { meta, plan } = await driver.up({
         lab,
         ...(name ? { name } : {}),
-        onPhase: (p) => !json && process.stderr.write(`[${String(p.ms).padStart(5)} ms] ${p.phase}${p.detail ? ": " + p.detail : ""}\n`),
+        ...(json ? {} : { onPhase: printPhase }),
       });
       if (json) {
         const out = {
@@ -162,6 +162,11 @@ async function sandbox(cfg: Config, args: string[]): Promise<number> {
   }
 }
 
+/** Provisioning progress on stderr: `[  447 ms] agents: ...`. */
+function printPhase(p: Phase): void {
+  process.stderr.write(`[${String(p.ms).padStart(5)} ms] ${p.phase}${p.detail ? ": " + p.detail : ""}\n`);
+}
+
 /** Runs argv with the terminal attached and returns its exit code (signals as 128+n, like a shell). */
 function runAttached(argv: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -197,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
       if (removed.length) process.stderr.write(`faultline: removed dead sandboxes: ${removed.join(", ")}\n`);
       const lab = "webhook-to-kernel";
       if (!driver.isAlive(lab)) {
-        await driver.up({ lab, onPhase: (p) => process.stderr.write(`[${String(p.ms).padStart(5)} ms] ${p.phase}${p.detail ? ": " + p.detail : ""}\n`) });
+        await driver.up({ lab, onPhase: printPhase });
       }
       process.stdout.write(
         [

@@ -131,6 +131,11 @@ export async function loadLabSandboxSpec(idOrDir: string): Promise<LabSandboxSpe
   return { id: data.id, title: data.title, dir, cluster: data.cluster, workspaceDir, inventoryInWorkspace, faults: data.faults };
 }
 
+/** The names one `nodes` entry stands for: `{name: worker, count: 6}` is worker-1 .. worker-6. */
+export function nodeNames(n: ClusterSpec["nodes"][number]): string[] {
+  return n.count === undefined ? [n.name] : Array.from({ length: n.count }, (_, k) => `${n.name}-${k + 1}`);
+}
+
 /**
  * Topology mistakes the schema cannot see, reported at their line: a node named twice after `count`
  * expansion, pods or the claim order naming nodes that do not exist.
@@ -138,8 +143,7 @@ export async function loadLabSandboxSpec(idOrDir: string): Promise<LabSandboxSpe
 function checkTopology(y: LocatedYaml, cluster: ClusterSpec): void {
   const names: string[] = [];
   cluster.nodes.forEach((n, i) => {
-    const expanded = n.count === undefined ? [n.name] : Array.from({ length: n.count }, (_, k) => `${n.name}-${k + 1}`);
-    for (const name of expanded) {
+    for (const name of nodeNames(n)) {
       if (names.includes(name)) {
         throw new FaultlineError(
           `${locate(y, ["cluster", "nodes", i])}: node "${name}" is declared twice (after count expansion)`,

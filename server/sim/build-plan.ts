@@ -1,5 +1,5 @@
 import { FaultlineError } from "../errors.js";
-import type { ClusterSpec } from "../labs/lab.js";
+import { nodeNames, type ClusterSpec } from "../labs/lab.js";
 import { podNetnsName, caliIfaceName } from "./dataplane/render.js";
 import { CalicoIpam } from "./ipam/ipam.js";
 import { calicoRoutes } from "./ipam/routes.js";
@@ -10,10 +10,7 @@ import type { ClusterPlan, PlanNode, PlanPod, PlanService, RouteSpec } from "./p
 /** Expands `{name: worker, count: 6}` into worker-1 .. worker-6, keeping declaration order. */
 export function expandNodes(cluster: ClusterSpec): Array<{ name: string; role: "control-plane" | "worker" }> {
   const out: Array<{ name: string; role: "control-plane" | "worker" }> = [];
-  for (const n of cluster.nodes) {
-    if (n.count === undefined) out.push({ name: n.name, role: n.role });
-    else for (let i = 1; i <= n.count; i++) out.push({ name: `${n.name}-${i}`, role: n.role });
-  }
+  for (const n of cluster.nodes) for (const name of nodeNames(n)) out.push({ name, role: n.role });
   const seen = new Set<string>();
   for (const n of out) {
     if (seen.has(n.name)) throw new FaultlineError(`cluster.nodes: node "${n.name}" is declared twice`, "give every node (after `count` expansion) a unique name");
