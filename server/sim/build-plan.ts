@@ -2,10 +2,10 @@ import { FaultlineError } from "../errors.js";
 import { nodeNames, type ClusterSpec } from "../labs/lab.js";
 import { podNetnsName, caliIfaceName } from "./dataplane/render.js";
 import { CalicoIpam } from "./ipam/ipam.js";
-import { calicoRoutes } from "./ipam/routes.js";
+import { calicoRoutes, type NodeAddr } from "./ipam/routes.js";
 import type { InventoryEvaluation } from "./kubespray/evaluate.js";
 import { containsIp, formatIp, nth, parseCidr, parseIp, size } from "./net/cidr.js";
-import type { ClusterPlan, PlanNode, PlanPod, PlanService, RouteSpec } from "./plan.js";
+import type { ClusterPlan, PlanBlock, PlanNode, PlanPod, PlanService, RouteSpec } from "./plan.js";
 
 /** Expands `{name: worker, count: 6}` into worker-1 .. worker-6, keeping declaration order. */
 export function expandNodes(cluster: ClusterSpec): Array<{ name: string; role: "control-plane" | "worker" }> {
@@ -82,27 +82,11 @@ export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEv
   });
 
   const routesBorrowed = calicoRoutesBorrowedTunnels(ev.calicoVersion);
-  const calico = calicoRoutes(
-    ipam,
-    nodes.map((n) => ({ name: n.name, address: address.get(n.name)!, tunnelAddress: tunnel.get(n.name)?.address ?? null })),
-    { routeBorrowedTunnels: routesBorrowed },
-  );
-
-  // In VXLAN mode (kubespray's default since v2.19) Felix programs these routes with its protocol
-  // number 80; with the BIRD backend they are BIRD's. `ip route` shows which.
-  const proto = ev.calicoBackend === "bird" ? "bird" : "80";
+  const backend = ev.calicoBackend === "bird" ? "bird" : "vxlan";
+  const nodeAddrs = nodes.map((n) => ({ name: n.name, address: address.get(n.name)!, tunnelAddress: tunnel.get(n.name)?.address ?? null }));
+  const routes = nodeRoutes(ipam, nodeAddrs, { routesBorrowedTunnels: routesBorrowed, calicoBackend: backend, serviceCidr: ev.serviceAddresses });
   const planNodes: PlanNode[] = nodes.map((n) => {
     const t = tunnel.get(n.name) ?? null;
-    const routes: RouteSpec[] = (calico.get(n.name) ?? []).map((r) => ({
-      dst: r.dst,
-      ...(r.type ? { type: r.type } : {}),
-      ...(r.via ? { via: r.via, dev: "eth0" } : {}),
-      ...(r.src ? { src: r.src } : {}),
-      proto,
-    }));
-    // ClusterIPs are reached through the node's tunnel address, as host processes on a Calico node do;
-    // iptables DNAT then rewrites the destination to the endpoint (see docs/sandboxes.md, deviations).
-    routes.push({ dst: ev.serviceAddresses, dev: "eth0", scope: "link", ...(t ? { src: t.address } : {}) });
     return {
       name: n.name,
       role: n.role,
@@ -112,7 +96,7 @@ export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEv
       blocks: ipam.affinities(n.name),
       netns: n.name,
       mtu: 1500,
-      routes,
+      routes: routes.get(n.name) ?? [],
     };
   });
 
@@ -122,6 +106,7 @@ export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEv
     kubesprayVersion: ev.kubesprayVersion,
     calicoVersion: ev.calicoVersion,
     routesBorrowedTunnels: routesBorrowed,
+    calicoBackend: backend,
     nodeNetwork: { cidr: cluster.nodeNetwork, gateway, bridge: "br-nodes" },
     podsSubnet: ev.podsSubnet,
     serviceCidr: ev.serviceAddresses,
@@ -129,8 +114,45 @@ export function buildPlan(sandbox: string, cluster: ClusterSpec, ev: InventoryEv
     nodes: planNodes,
     pods,
     services,
-    blocks: ipam.blocks().map((b) => ({ cidr: b.cidr, affinity: b.affinity, allocations: b.allocations })),
+    blocks: planBlocks(ipam),
+    ipam: ipam.toJSON(),
   };
+}
+
+/** The plan's view of the IPAM blocks (what the API server shows as IPAMBlocks). */
+export function planBlocks(ipam: CalicoIpam): PlanBlock[] {
+  return ipam.blocks().map((b) => ({ cidr: b.cidr, affinity: b.affinity, allocations: b.allocations }));
+}
+
+/**
+ * The routes each node holds, from the IPAM state: what Calico programs for the pool's blocks, plus the
+ * service range. Recomputed whenever a pod's address is assigned or released at runtime, because a
+ * borrowed address changes routes on every other node.
+ */
+export function nodeRoutes(
+  ipam: CalicoIpam,
+  nodes: NodeAddr[],
+  opts: { routesBorrowedTunnels: boolean; calicoBackend: "bird" | "vxlan"; serviceCidr: string },
+): Map<string, RouteSpec[]> {
+  const calico = calicoRoutes(ipam, nodes, { routeBorrowedTunnels: opts.routesBorrowedTunnels });
+  // In VXLAN mode (kubespray's default since v2.19) Felix programs these routes with its protocol
+  // number 80; with the BIRD backend they are BIRD's. `ip route` shows which.
+  const proto = opts.calicoBackend === "bird" ? "bird" : "80";
+  return new Map(
+    nodes.map((n) => {
+      const routes: RouteSpec[] = (calico.get(n.name) ?? []).map((r) => ({
+        dst: r.dst,
+        ...(r.type ? { type: r.type } : {}),
+        ...(r.via ? { via: r.via, dev: "eth0" } : {}),
+        ...(r.src ? { src: r.src } : {}),
+        proto,
+      }));
+      // ClusterIPs are reached through the node's tunnel address, as host processes on a Calico node do;
+      // iptables DNAT then rewrites the destination to the endpoint (see docs/sandboxes.md, deviations).
+      routes.push({ dst: opts.serviceCidr, dev: "eth0", scope: "link", ...(n.tunnelAddress ? { src: n.tunnelAddress } : {}) });
+      return [n.name, routes];
+    }),
+  );
 }
 
 function planServices(cluster: ClusterSpec, ev: InventoryEvaluation, pods: PlanPod[], nodeAddr: Map<string, string>): PlanService[] {

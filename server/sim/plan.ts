@@ -1,3 +1,4 @@
+import type { IpamState } from "./ipam/schema.js";
 /**
  * The plan: everything a sim sandbox programs into the kernel, computed in plain TypeScript from the lab
  * (topology), the kubespray evaluation (subnets, block size) and Calico-style IPAM (blocks, addresses).
@@ -77,6 +78,8 @@ export interface ClusterPlan {
   calicoVersion: string;
   /** Whether the modelled Calico programs /32 routes for borrowed tunnel addresses (v3.30+). */
   routesBorrowedTunnels: boolean;
+  /** calico_network_backend as kubespray evaluated it: decides the routes' protocol and tunnel handles. */
+  calicoBackend: "bird" | "vxlan";
   nodeNetwork: { cidr: string; gateway: string; bridge: string };
   podsSubnet: string;
   serviceCidr: string;
@@ -85,4 +88,6 @@ export interface ClusterPlan {
   pods: PlanPod[];
   services: PlanService[];
   blocks: PlanBlock[];
+  /** The whole IPAM state (CalicoIpam.toJSON), so pods added at runtime get addresses the way Calico would (absent only in hand-written test plans). */
+  ipam?: IpamState;
 }

@@ -20,7 +20,11 @@ import { checkFaults, dataplaneOps, findFaultKind, injectInventoryFaults, revert
 import { faultSpecSchema, type FaultSpec } from "../../sim/faults/schema.js";
 import { z } from "zod";
 import { evaluateInventory } from "../../sim/kubespray/evaluate.js";
-import type { ClusterPlan } from "../../sim/plan.js";
+import type { ClusterPlan, PlanPod } from "../../sim/plan.js";
+import { CalicoIpam } from "../../sim/ipam/ipam.js";
+import { kubeClient, type KubeClient } from "../../sim/workloads/kubeclient.js";
+import { Kubelet, type KubeletRuntime, type PodHandle, type PodServe } from "./kubelet.js";
+import { KubeProxy } from "./kube-proxy.js";
 import { bwrapArgs, type TargetRoot } from "./rootfs.js";
 import { calicoctlScript } from "./tools/calicoctl.js";
 import { startHttpEcho } from "../../sim/workloads/http-echo.js";
@@ -56,6 +60,11 @@ class Supervisor {
   /** Built-in workloads (MetalLB webhook, HTTP echo) hosted here, and the socat in each pod that owns its port. */
   workloads: RunningWorkload[] = [];
   relays: ChildProcess[] = [];
+  /** Each pod's workload and socat, to stop them when the pod is deleted. */
+  podWorkloads = new Map<string, { workload: RunningWorkload; relay: ChildProcess }>();
+  kubelet: Kubelet | null = null;
+  kubeProxy: KubeProxy | null = null;
+  readyAt = "";
   plan: ClusterPlan | null = null;
   generation = 0;
   /** Faults in force, in the order applied. Inventory faults are injected once, at the first build. */
@@ -119,14 +128,32 @@ class Supervisor {
     await Promise.all([api.ready.then(() => this.startWorkloads(plan)), this.startAgents(plan)]);
     this.installKubeconfigs(plan);
     this.generation++;
-    writeFileSync(
-      this.paths.ready,
-      JSON.stringify({ generation: this.generation, readyAt: new Date().toISOString(), agents: Object.fromEntries(this.agents.map((a) => [a.target, a.pid])) }),
-    );
+    this.readyAt = new Date().toISOString();
+    this.writeReady();
+    await this.startNodeAgents(plan);
+  }
+
+  /** The kubelets and kube-proxy: from here on, pods and Services follow the API server. */
+  private async startNodeAgents(plan: ClusterPlan): Promise<void> {
+    const cp = plan.nodes.find((n) => n.role === "control-plane");
+    if (!cp || !plan.ipam) return;
+    const client = kubeClient(this.paths.adminConf(cp.name), "kubelet/v1.24.6 (linux/amd64) kubernetes/faultline");
+    const ipam = CalicoIpam.fromJSON(plan.ipam);
+    const kubelet = new Kubelet(this.kubeletRuntime(plan, ipam, client));
+    const proxy = new KubeProxy({ plan, client, log, serial: (fn) => this.serial(fn) });
+    this.kubelet = kubelet;
+    this.kubeProxy = proxy;
+    // Inside the build's serial section: their kernel work queues behind it, so only the list waits here.
+    await Promise.all([kubelet.start(), proxy.start()]);
   }
 
   /** Removes everything a build created, leaving the workspace and homes. */
   async teardown(): Promise<void> {
+    const [kubelet, proxy] = [this.kubelet, this.kubeProxy];
+    this.kubelet = null;
+    this.kubeProxy = null;
+    await Promise.all([kubelet?.stop(), proxy?.stop()]);
+    this.podWorkloads.clear();
     const children = [this.apiserver, ...this.relays, ...this.agents.map((a) => a.child)].filter((c): c is ChildProcess => c !== null);
     await Promise.all(children.map(killAndWait));
     this.apiserver = null;
@@ -144,7 +171,8 @@ class Supervisor {
     this.plan = null;
   }
 
-  private targetRoot(plan: ClusterPlan, target: string): TargetRoot {
+  /** `hostname`: a hostNetwork pod shares its node's UTS namespace, so its hostname is the node's. */
+  private targetRoot(plan: ClusterPlan, target: string, hostname?: string): TargetRoot {
     const { box } = this.spec;
     const key = target.replaceAll("/", "_");
     const etc = path.join(box, "etc", key);
@@ -153,7 +181,7 @@ class Supervisor {
     mkdirSync(home, { recursive: true });
     const hostsLines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback", ...plan.nodes.map((n) => `${n.address} ${n.name}`)];
     const [kind, ...rest] = target.split("/");
-    const hostname = rest[rest.length - 1]!;
+    hostname ??= rest[rest.length - 1]!;
     const ro: Array<[string, string]> = [];
     const rw: Array<[string, string]> = [[home, "/root"]];
     const files: Record<string, string> = { hostname: hostname + "\n", hosts: hostsLines.join("\n") + "\n" };
@@ -223,33 +251,81 @@ class Supervisor {
    * handshake, and a blackholed reply is lost exactly as it would be for a real container.
    */
   private async startWorkloads(plan: ClusterPlan): Promise<void> {
+    for (const pod of plan.pods) {
+      const choice = workloadFor(pod);
+      if (!choice) continue;
+      const port = Number(choice.args[choice.args.indexOf("--port") + 1] ?? 0);
+      await this.startWorkload(plan, pod, { workload: choice.workload, port });
+    }
+  }
+
+  private socketSeq = 0;
+
+  /** One pod's built-in workload on a unix socket here, and the socat in the pod that owns its port. */
+  private async startWorkload(plan: ClusterPlan, pod: PlanPod, serve: PodServe): Promise<{ workload: RunningWorkload; relay: ChildProcess }> {
     const cp = plan.nodes.find((n) => n.role === "control-plane");
     const dir = this.paths.workloadSockets;
     const logs = this.paths.logs;
     mkdirSync(dir, { recursive: true });
     mkdirSync(logs, { recursive: true });
-    let i = 0;
-    for (const pod of plan.pods) {
-      const choice = workloadFor(pod);
-      if (!choice) continue;
-      const port = Number(choice.args[choice.args.indexOf("--port") + 1] ?? 0);
-      // Short names: a unix socket path must fit in 108 bytes.
-      const sock = path.join(dir, `${i++}.sock`);
-      if (existsSync(sock)) rmSync(sock);
-      const out = createWriteStream(path.join(logs, `${pod.namespace}_${pod.name}.log`), { flags: "a" });
-      const logLine = (line: string) => void out.write(line + "\n");
-      const w =
-        choice.workload === "metallb-webhook"
-          ? await startMetallbWebhook({
-              path: sock, port, certDir: this.paths.pki, log: logLine, release: "v0.14",
-              ...(cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
-            })
-          : await startHttpEcho({ path: sock, port, podName: pod.name, log: logLine });
-      this.workloads.push(w);
-      this.relays.push(
-        spawn("nsenter", [`--net=/run/netns/${pod.netns}`, "--", "socat", `TCP-LISTEN:${port},fork,reuseaddr`, `UNIX-CONNECT:${sock}`], { stdio: ["ignore", "ignore", "inherit"] }),
-      );
-    }
+    // Short names: a unix socket path must fit in 108 bytes.
+    const sock = path.join(dir, `${this.socketSeq++}.sock`);
+    if (existsSync(sock)) rmSync(sock);
+    const out = createWriteStream(path.join(logs, `${pod.namespace}_${pod.name}.log`), { flags: "a" });
+    const logLine = (line: string) => void out.write(line + "\n");
+    const workload =
+      serve.workload === "metallb-webhook"
+        ? await startMetallbWebhook({
+            path: sock, port: serve.port, certDir: this.paths.pki, log: logLine, release: "v0.14",
+            ...(cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
+          })
+        : await startHttpEcho({ path: sock, port: serve.port, podName: pod.name, log: logLine });
+    const relay = spawn("nsenter", [`--net=/run/netns/${pod.netns}`, "--", "socat", `TCP-LISTEN:${serve.port},fork,reuseaddr`, `UNIX-CONNECT:${sock}`], { stdio: ["ignore", "ignore", "inherit"] });
+    this.workloads.push(workload);
+    this.relays.push(relay);
+    this.podWorkloads.set(`${pod.namespace}/${pod.name}`, { workload, relay });
+    return { workload, relay };
+  }
+
+  /** The kubelet's hooks into this supervisor: start and stop pods' processes, persist the plan. */
+  private kubeletRuntime(plan: ClusterPlan, ipam: CalicoIpam, client: KubeClient): KubeletRuntime {
+    const handle = (key: string): PodHandle => ({
+      stop: async () => {
+        const agent = this.agents.find((a) => a.target === `pod/${key}`);
+        const w = this.podWorkloads.get(key);
+        this.podWorkloads.delete(key);
+        this.agents = this.agents.filter((a) => a !== agent);
+        this.relays = this.relays.filter((r) => r !== w?.relay);
+        this.workloads = this.workloads.filter((x) => x !== w?.workload);
+        await Promise.all([agent ? killAndWait(agent.child) : undefined, w ? killAndWait(w.relay) : undefined, w?.workload.close().catch(() => {})]);
+      },
+    });
+    return {
+      plan,
+      ipam,
+      client,
+      log,
+      serial: (fn) => this.serial(fn),
+      startPod: async (pod, opts) => {
+        const key = `${pod.namespace}/${pod.name}`;
+        this.agents.push(await this.startAgent(plan, `pod/${key}`, pod.netns, opts.hostNetwork ? pod.node : undefined));
+        if (opts.serve && opts.serve.workload !== "coredns") await this.startWorkload(plan, pod, opts.serve);
+        return handle(key);
+      },
+      adopt: (pod) => handle(`${pod.namespace}/${pod.name}`),
+      manifestsDir: (node) => path.join(this.paths.kubernetes(node), "manifests"),
+      changed: () => {
+        writeFileSync(this.paths.plan, JSON.stringify(plan, null, 2));
+        this.writeReady();
+      },
+    };
+  }
+
+  private writeReady(): void {
+    writeFileSync(
+      this.paths.ready,
+      JSON.stringify({ generation: this.generation, readyAt: this.readyAt, agents: Object.fromEntries(this.agents.map((a) => [a.target, a.pid])) }),
+    );
   }
 
   /** Every node gets the admin kubeconfig at ~/.kube/config, as kubespray's `kubeconfig_localhost` leaves it. */
@@ -272,8 +348,8 @@ class Supervisor {
     this.agents = await Promise.all(targets.map((t) => this.startAgent(plan, t.target, t.netns)));
   }
 
-  private startAgent(plan: ClusterPlan, target: string, netns: string): Promise<Agent> {
-    const args = bwrapArgs(this.targetRoot(plan, target), 3);
+  private startAgent(plan: ClusterPlan, target: string, netns: string, hostname?: string): Promise<Agent> {
+    const args = bwrapArgs(this.targetRoot(plan, target, hostname), 3);
     const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", "bwrap", ...args, "--", ...AGENT_INIT], {
       stdio: ["ignore", "ignore", "inherit", "pipe"],
     });

@@ -53,11 +53,17 @@ export function iptablesRestoreInput(ops: NetOp[]): string {
   return [...tables].map(([t, rules]) => `*${t}\n${rules.join("\n")}\nCOMMIT\n`).join("");
 }
 
-async function runNetns(netns: string, ops: NetOp[], run: Runner): Promise<void> {
+/** `force`: carry on past failing `ip` lines (a reconcile deleting a route a fault already removed). */
+export interface ExecuteOptions {
+  force?: boolean;
+}
+
+async function runNetns(netns: string, ops: NetOp[], run: Runner, opts: ExecuteOptions): Promise<void> {
   const ipLines = ops.flatMap((o) => (o.kind === "ip" ? [o.line] : []));
   if (ipLines.length) {
-    const argv = netns ? ["ip", "-n", netns, "-batch", "-"] : ["ip", "-batch", "-"];
+    const argv = ["ip", ...(opts.force ? ["-force"] : []), ...(netns ? ["-n", netns] : []), "-batch", "-"];
     await run(argv, ipLines.join("\n") + "\n").catch((e: unknown) => {
+      if (opts.force) return;
       throw new FaultlineError(`programming ${netns || "the node network"}: ${(e as Error).message}`);
     });
   }
@@ -75,10 +81,10 @@ async function runNetns(netns: string, ops: NetOp[], run: Runner): Promise<void>
 }
 
 /** Runs one phase: namespaces in parallel (bounded), each namespace's ops in order. */
-export async function executeOps(ops: NetOp[], run: Runner = spawnRunner, concurrency = 4): Promise<void> {
+export async function executeOps(ops: NetOp[], run: Runner = spawnRunner, concurrency = 4, opts: ExecuteOptions = {}): Promise<void> {
   const queue = [...byNetns(ops)];
   const workers = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-    for (let item = queue.shift(); item; item = queue.shift()) await runNetns(item[0], item[1], run);
+    for (let item = queue.shift(); item; item = queue.shift()) await runNetns(item[0], item[1], run, opts);
   });
   await Promise.all(workers);
 }

@@ -57,15 +57,12 @@ export function renderProvisioning(plan: ClusterPlan): Provisioning {
     wiring.push(ip("", `link set vn${i} master ${nodeNetwork.bridge} up`));
   });
   // Pods: the veth pair is created from the node's namespace with its peer placed in the pod's.
-  for (const p of plan.pods) {
-    const node = nodeByName.get(p.node)!;
-    wiring.push(ip(node.netns, `link add ${p.hostIface} type veth peer name eth0 netns ${p.netns}`));
-  }
+  for (const p of plan.pods) wiring.push(...renderPodAttach(p, nodeByName.get(p.node)!)[0]);
 
   // Phase 2: addresses, links, sysctls and routes inside every namespace.
   const config: NetOp[] = [];
   for (const n of plan.nodes) config.push(...renderNode(plan, n));
-  for (const p of plan.pods) config.push(...renderPod(p, nodeByName.get(p.node)!));
+  for (const p of plan.pods) config.push(...renderPodAttach(p, nodeByName.get(p.node)!)[1]);
 
   // Phase 3: Service ClusterIPs, as kube-proxy would program them, in every node.
   const services: NetOp[] = [];
@@ -89,26 +86,32 @@ function renderNode(plan: ClusterPlan, n: PlanNode): NetOp[] {
   // how host-networked processes end up talking to pods from it, as with Calico's tunl0.
   if (n.tunnelAddress) ops.push(ip(n.netns, `addr add ${n.tunnelAddress}/32 dev lo`));
   ops.push(ip(n.netns, `route add default via ${plan.nodeNetwork.gateway} dev eth0`));
-  for (const p of plan.pods.filter((x) => x.node === n.name)) {
-    // Calico's host side of a workload veth: fixed MAC, proxy ARP answering for 169.254.1.1, no delay.
-    ops.push(ip(n.netns, `link set ${p.hostIface} address ee:ee:ee:ee:ee:ee`));
-    ops.push(ip(n.netns, `link set ${p.hostIface} up`));
-    ops.push(sysctl(n.netns, `net.ipv4.conf.${p.hostIface}.proxy_arp`, "1"));
-    ops.push(sysctl(n.netns, `net.ipv4.neigh.${p.hostIface}.proxy_delay`, "0"));
-    ops.push(ip(n.netns, `route add ${p.address}/32 dev ${p.hostIface} scope link`));
-  }
   for (const r of n.routes) ops.push(ip(n.netns, `route add ${renderRoute(r)}`));
   return ops;
 }
 
-function renderPod(p: PlanPod, node: PlanNode): NetOp[] {
+/**
+ * What Calico's CNI plugin does for one pod, in two phases (the pod's namespace must exist): [0] the veth
+ * pair, created from the node with its peer in the pod; [1] the node side (fixed MAC, proxy ARP answering
+ * for 169.254.1.1, no delay, the /32 route) and the pod side (address, the 169.254.1.1 gateway).
+ * Used at build time for every pod and at runtime by the kubelet for pods created later.
+ */
+export function renderPodAttach(p: PlanPod, node: PlanNode): [NetOp[], NetOp[]] {
   return [
-    ip(p.netns, "link set lo up"),
-    ip(p.netns, `link set eth0 mtu ${node.mtu}`),
-    ip(p.netns, `addr add ${p.address}/32 dev eth0`),
-    ip(p.netns, "link set eth0 up"),
-    ip(p.netns, "route add 169.254.1.1 dev eth0 scope link"),
-    ip(p.netns, "route add default via 169.254.1.1 dev eth0"),
+    [ip(node.netns, `link add ${p.hostIface} type veth peer name eth0 netns ${p.netns}`)],
+    [
+      ip(node.netns, `link set ${p.hostIface} address ee:ee:ee:ee:ee:ee`),
+      ip(node.netns, `link set ${p.hostIface} up`),
+      sysctl(node.netns, `net.ipv4.conf.${p.hostIface}.proxy_arp`, "1"),
+      sysctl(node.netns, `net.ipv4.neigh.${p.hostIface}.proxy_delay`, "0"),
+      ip(node.netns, `route add ${p.address}/32 dev ${p.hostIface} scope link`),
+      ip(p.netns, "link set lo up"),
+      ip(p.netns, `link set eth0 mtu ${node.mtu}`),
+      ip(p.netns, `addr add ${p.address}/32 dev eth0`),
+      ip(p.netns, "link set eth0 up"),
+      ip(p.netns, "route add 169.254.1.1 dev eth0 scope link"),
+      ip(p.netns, "route add default via 169.254.1.1 dev eth0"),
+    ],
   ];
 }
 
@@ -121,16 +124,22 @@ function chainName(prefix: string, key: string): string {
  * iptables NAT for ClusterIPs, the way kube-proxy's iptables mode writes it (the incident cluster ran
  * IPVS; the packets a trainee captures look the same: DNAT to the endpoint before routing).
  */
-export function renderServices(services: PlanService[], netns: string): NetOp[] {
+export function renderServices(services: PlanService[], netns: string, opts: { hooks?: boolean } = {}): NetOp[] {
   const nat = (rule: string): NetOp => ({ kind: "iptables", netns, table: "nat", rule });
   const filter = (rule: string): NetOp => ({ kind: "iptables", netns, table: "filter", rule });
+  // `iptables-restore --noflush` flushes a chain it is told to declare, so a re-sync (hooks: false)
+  // rewrites KUBE-SERVICES in place; the jumps from the built-in chains are added once, at build time.
+  const hooks = opts.hooks ?? true;
   const ops: NetOp[] = [
     nat(":KUBE-SERVICES - [0:0]"),
-    nat('-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
-    nat('-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
+    ...(hooks ? [nat('-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'), nat('-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES')] : []),
     filter(":KUBE-SERVICES - [0:0]"),
-    filter('-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
-    filter('-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
+    ...(hooks
+      ? [
+          filter('-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
+          filter('-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
+        ]
+      : []),
   ];
   for (const s of services) {
     for (const port of s.ports) {

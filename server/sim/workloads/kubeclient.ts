@@ -5,6 +5,7 @@
  * server writes admin.conf only once it listens — possibly after the workload started.
  */
 import { readFileSync, statSync } from "node:fs";
+import type { ClientRequest, IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import path from "node:path";
 import { parse } from "yaml";
@@ -76,6 +77,13 @@ export interface KubeResponse {
 /** A client bound to one kubeconfig file. */
 export interface KubeClient {
   get(apiPath: string, timeoutMs?: number): Promise<KubeResponse>;
+  /** Any verb; `body` is sent as JSON unless it is a string (then as is, with `contentType`). */
+  request(method: string, apiPath: string, body?: unknown, opts?: { contentType?: string; timeoutMs?: number }): Promise<KubeResponse>;
+  /**
+   * A streaming GET (`?watch=true`): calls `onLine` for every newline-terminated line of the body and
+   * `onEnd` once when the stream ends for any reason (the error, if any). Returns a function that aborts it.
+   */
+  stream(apiPath: string, onLine: (line: string) => void, onEnd: (err?: Error) => void): () => void;
 }
 
 /**
@@ -83,54 +91,93 @@ export interface KubeClient {
  *
  * @example const pools = await kubeClient(adminConf).get("/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools")
  */
-export function kubeClient(kubeconfigPath: string): KubeClient {
+export function kubeClient(kubeconfigPath: string, userAgent = "controller/v0.0.0 (linux/amd64) kubernetes/$Format"): KubeClient {
   let cached: { mtimeMs: number; creds: KubeCredentials } | undefined;
   const creds = (): KubeCredentials => {
     const { mtimeMs } = statSync(kubeconfigPath);
     if (!cached || cached.mtimeMs !== mtimeMs) cached = { mtimeMs, creds: loadKubeconfig(kubeconfigPath) };
     return cached.creds;
   };
+  const open = (method: string, apiPath: string, headers: Record<string, string>, timeoutMs: number | undefined, onResponse: (res: IncomingMessage) => void): ClientRequest => {
+    const c = creds();
+    const url = new URL(apiPath, c.server);
+    const req = httpsRequest(url, {
+      method,
+      headers: { accept: "application/json", "user-agent": userAgent, ...(c.token ? { authorization: `Bearer ${c.token}` } : {}), ...headers },
+      ...(c.ca ? { ca: c.ca } : {}),
+      ...(c.cert ? { cert: c.cert } : {}),
+      ...(c.key ? { key: c.key } : {}),
+      ...(timeoutMs ? { timeout: timeoutMs } : {}),
+    }, onResponse);
+    // client-go words a client-side timeout like this; the reason reaches the denial text
+    req.on("timeout", () => req.destroy(new Error(`${method[0]}${method.slice(1).toLowerCase()} "${url.href}": context deadline exceeded`)));
+    return req;
+  };
+  const request: KubeClient["request"] = (method, apiPath, body, opts = {}) =>
+    new Promise<KubeResponse>((resolve, reject) => {
+      const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+      const headers: Record<string, string> = payload === undefined ? {} : { "content-type": opts.contentType ?? "application/json" };
+      let req: ClientRequest;
+      try {
+        req = open(method, apiPath, headers, opts.timeoutMs ?? 5000, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (d: Buffer) => chunks.push(d));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              parsed = undefined;
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+          res.on("error", reject);
+        });
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      req.on("error", reject);
+      req.end(payload);
+    });
   return {
-    get: (apiPath, timeoutMs = 5000) =>
-      new Promise<KubeResponse>((resolve, reject) => {
-        let c: KubeCredentials;
-        try {
-          c = creds();
-        } catch (err) {
-          reject(err);
-          return;
-        }
-        const url = new URL(apiPath, c.server);
-        const req = httpsRequest(
-          url,
-          {
-            method: "GET",
-            headers: { accept: "application/json", "user-agent": "controller/v0.0.0 (linux/amd64) kubernetes/$Format", ...(c.token ? { authorization: `Bearer ${c.token}` } : {}) },
-            ...(c.ca ? { ca: c.ca } : {}),
-            ...(c.cert ? { cert: c.cert } : {}),
-            ...(c.key ? { key: c.key } : {}),
-            timeout: timeoutMs,
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (d: Buffer) => chunks.push(d));
-            res.on("end", () => {
-              const text = Buffer.concat(chunks).toString("utf8");
-              let body: unknown;
-              try {
-                body = JSON.parse(text);
-              } catch {
-                body = undefined;
-              }
-              resolve({ status: res.statusCode ?? 0, body });
-            });
-            res.on("error", reject);
-          },
-        );
-        // client-go words a client-side timeout like this; the reason reaches the denial text
-        req.on("timeout", () => req.destroy(new Error(`Get "${url.href}": context deadline exceeded`)));
-        req.on("error", reject);
-        req.end();
-      }),
+    get: (apiPath, timeoutMs = 5000) => request("GET", apiPath, undefined, { timeoutMs }),
+    request,
+    stream(apiPath, onLine, onEnd) {
+      let ended = false;
+      const end = (err?: Error) => {
+        if (ended) return;
+        ended = true;
+        onEnd(err);
+      };
+      let req: ClientRequest;
+      try {
+        req = open("GET", apiPath, {}, undefined, (res) => {
+          if ((res.statusCode ?? 0) >= 300) {
+            res.resume();
+            return end(new Error(`GET ${apiPath}: HTTP ${res.statusCode}`));
+          }
+          let buf = "";
+          res.on("data", (d: Buffer) => {
+            buf += d.toString("utf8");
+            for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (line.trim()) onLine(line);
+            }
+          });
+          res.on("end", () => end());
+          res.on("error", (e) => end(e));
+          res.on("close", () => end());
+        });
+      } catch (err) {
+        end(err as Error);
+        return () => {};
+      }
+      req.on("error", (e) => end(e));
+      req.end();
+      return () => req.destroy();
+    },
   };
 }

@@ -22,6 +22,7 @@ function tinyPlan(): ClusterPlan {
     kubesprayVersion: "v2.19",
     calicoVersion: "v3.22.3",
     routesBorrowedTunnels: false,
+    calicoBackend: "bird",
     nodeNetwork: { cidr: "192.168.10.0/24", gateway: "192.168.10.1", bridge: "br-nodes" },
     podsSubnet: "10.233.64.0/24",
     serviceCidr: "10.233.0.0/18",
@@ -134,7 +135,7 @@ describe("renderProvisioning: two nodes, one pod", () => {
     ]);
   });
 
-  it("phase 2 configures addresses, sysctls and routes: nodes in order, then pods", () => {
+  it("phase 2 configures addresses, sysctls and routes: nodes in order, then each pod: its node side, then its own namespace", () => {
     const { phases } = renderProvisioning(tinyPlan());
     assert.deepEqual(phases[1], [
       ip("cp-1", "link set lo up"),
@@ -152,14 +153,15 @@ describe("renderProvisioning: two nodes, one pod", () => {
       sysctl("worker-1", "net.ipv4.ip_forward", "1"),
       ip("worker-1", "addr add 10.233.64.0/32 dev lo"),
       ip("worker-1", "route add default via 192.168.10.1 dev eth0"),
+      ip("worker-1", "route add blackhole 10.233.64.0/25 proto bird"),
+      ip("worker-1", "route add 10.233.0.0/18 dev eth0 scope link src 10.233.64.0"),
+
       // Calico's host side of the pod's veth: fixed MAC, proxy ARP without delay, a /32 to the pod.
       ip("worker-1", `link set ${WEB_IFACE} address ee:ee:ee:ee:ee:ee`),
       ip("worker-1", `link set ${WEB_IFACE} up`),
       sysctl("worker-1", `net.ipv4.conf.${WEB_IFACE}.proxy_arp`, "1"),
       sysctl("worker-1", `net.ipv4.neigh.${WEB_IFACE}.proxy_delay`, "0"),
       ip("worker-1", `route add 10.233.64.2/32 dev ${WEB_IFACE} scope link`),
-      ip("worker-1", "route add blackhole 10.233.64.0/25 proto bird"),
-      ip("worker-1", "route add 10.233.0.0/18 dev eth0 scope link src 10.233.64.0"),
 
       ip("pod_default_web", "link set lo up"),
       ip("pod_default_web", "link set eth0 mtu 1450"),

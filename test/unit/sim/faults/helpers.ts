@@ -37,6 +37,7 @@ export function testPlan(): ClusterPlan {
     kubesprayVersion: "v2.19",
     calicoVersion: "v3.29",
     routesBorrowedTunnels: false,
+    calicoBackend: "bird",
     nodeNetwork: { cidr: "192.168.10.0/24", gateway: "192.168.10.1", bridge: "br-t" },
     podsSubnet: "10.233.64.0/22",
     serviceCidr: "10.233.0.0/18",
