@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import { FaultlineError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { nodeRoutes, planBlocks } from "../../sim/build-plan.js";
+import { calicoObjects } from "../../sim/apiserver/seed/calico.js";
 import { executeOps, executePhases, spawnRunner } from "../../sim/dataplane/execute.js";
 import type { NetOp } from "../../sim/dataplane/ops.js";
 import { caliIfaceName, podNetnsName, renderPodAttach, renderRoute } from "../../sim/dataplane/render.js";
@@ -85,8 +86,14 @@ export class Kubelet {
   #stopped = false;
   #adopting = true;
 
+  /** The plan's pods and blocks as the build made them: what the API server's Calico objects were seeded from. */
+  readonly #seedPods: PlanPod[];
+  readonly #seedBlocks: ClusterPlan["blocks"];
+
   constructor(rt: KubeletRuntime) {
     this.#rt = rt;
+    this.#seedPods = [...rt.plan.pods];
+    this.#seedBlocks = rt.plan.blocks;
   }
 
   /** Starts watching; resolves once the pods that already exist have been adopted (new ones start later). */
@@ -115,13 +122,14 @@ export class Kubelet {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#informer?.stop();
-    await Promise.all([...this.#chains.values(), this.#static?.stop()]);
+    await Promise.all([...this.#chains.values(), this.#static?.stop(), this.#calicoSync]);
   }
 
   /** Resolves when no pod work is queued (tests and the benchmark use it). */
   async idle(): Promise<void> {
     await this.#static?.idle();
     while (this.#chains.size) await Promise.all([...this.#chains.values()]);
+    await this.#calicoSync;
   }
 
   #schedule(key: string): void {
@@ -302,6 +310,56 @@ export class Kubelet {
     plan.ipam = ipam.toJSON();
     plan.blocks = planBlocks(ipam);
     if (ops.length) await executeOps(ops, spawnRunner, 4, { force: true });
+    this.#calicoDirty = true;
+    queueMicrotask(() => void this.#syncCalicoObjects());
+  }
+
+  #calicoDirty = false;
+  #calicoSync: Promise<void> = Promise.resolve();
+  /** The Calico IPAM objects as last written, by `<plural.group>/<name>`: the seed's at first. */
+  #calicoWritten: Map<string, string> | null = null;
+
+  /**
+   * Writes the IPAM objects that changed (IPAMBlocks, BlockAffinities, IPAMHandles) through the API, as
+   * Calico's CNI plugin does in kdd mode, so `calicoctl ipam show --show-blocks` and `kubectl get
+   * ipamblocks` follow pods created and deleted at runtime.
+   */
+  #syncCalicoObjects(): Promise<void> {
+    this.#calicoSync = this.#calicoSync.then(async () => {
+      if (!this.#calicoDirty || this.#stopped) return;
+      this.#calicoDirty = false;
+      const { plan, client } = this.#rt;
+      // Sequence numbers are clock readings; a block whose allocations did not change is left alone.
+      const sig = (o: Record<string, unknown>) => JSON.stringify({ ...(o.spec as object), sequenceNumber: undefined, sequenceNumberForAllocation: undefined });
+      const ipamTypes = (t: string) => /^(ipamblocks|blockaffinities|ipamhandles)\./.test(t);
+      const objects = calicoObjects(plan, new Date()).filter((x) => ipamTypes(x.type));
+      if (!this.#calicoWritten) {
+        const seeded = calicoObjects({ ...plan, pods: this.#seedPods, blocks: this.#seedBlocks }, new Date()).filter((x) => ipamTypes(x.type));
+        this.#calicoWritten = new Map(seeded.map((x) => [`${x.type}/${x.object.metadata.name}`, sig(x.object)]));
+      }
+      const written = this.#calicoWritten;
+      const want = new Map(objects.map((x) => [`${x.type}/${x.object.metadata.name}`, x]));
+      const url = (type: string, name: string) => {
+        const dot = type.indexOf(".");
+        return `/apis/${type.slice(dot + 1)}/v1/${type.slice(0, dot)}/${name}`;
+      };
+      for (const [key, x] of want) {
+        if (written.get(key) === sig(x.object)) continue;
+        const name = x.object.metadata.name!;
+        const cur = await client.get(url(x.type, name));
+        const rv = (cur.body as KubeObject | undefined)?.metadata?.resourceVersion;
+        const body = { ...x.object, metadata: { ...x.object.metadata, ...(rv ? { resourceVersion: rv } : {}) } };
+        const res = cur.status === 200 ? await client.request("PUT", url(x.type, name), body) : await client.request("POST", url(x.type, name).replace(/\/[^/]+$/, ""), body);
+        if (res.status < 300) written.set(key, sig(x.object));
+      }
+      for (const key of [...written.keys()]) {
+        if (want.has(key)) continue;
+        const slash = key.indexOf("/");
+        await client.request("DELETE", url(key.slice(0, slash), key.slice(slash + 1)));
+        written.delete(key);
+      }
+    }).catch((e: unknown) => this.#rt.log.warn("kubelet.calico_sync_failed", { error: (e as Error).message }));
+    return this.#calicoSync;
   }
 
   #status(pod: Pod, status: Record<string, unknown>): Promise<void> {

@@ -64,6 +64,9 @@ describe("kubelet: pods created at runtime", { timeout: 180_000 }, () => {
     assert.match(other.stdout, new RegExp(`^${ip.replaceAll(".", "\\.")} via ${w5.address.replaceAll(".", "\\.")} dev eth0 proto (80|bird)`, "m"));
     const curl = await driver.exec(name, "node/worker-2", ["curl", "-s", "-m", "5", `http://${ip}/`]);
     assert.match(curl.stdout, /hello world from borrower/, curl.stderr);
+    // Calico's CNI plugin records the allocation in the block's IPAMBlock object, which calicoctl reads.
+    const borrowed = await eventually(() => driver.exec(name, "node/cp-1", ["calicoctl", "ipam", "show", "--show-borrowed"]), (r) => r.stdout.includes(ip), 5000);
+    assert.match(borrowed.stdout, new RegExp(`\\|\\s*${ip.replaceAll(".", "\\.")}\\s*\\|.*worker-5`), borrowed.stderr);
   });
 
   it("an image no registry has: ErrImagePull then ImagePullBackOff, with containerd's error in the Event", async () => {
