@@ -25,6 +25,7 @@ import { CalicoIpam } from "../../sim/ipam/ipam.js";
 import { kubeClient, type KubeClient } from "../../sim/workloads/kubeclient.js";
 import { Kubelet, type KubeletRuntime, type PodHandle, type PodServe } from "./kubelet.js";
 import { KubeProxy } from "./kube-proxy.js";
+import { Felix } from "./felix.js";
 import { bwrapArgs, type TargetRoot } from "./rootfs.js";
 import { calicoctlScript } from "./tools/calicoctl.js";
 import { startHttpEcho } from "../../sim/workloads/http-echo.js";
@@ -64,6 +65,7 @@ class Supervisor {
   podWorkloads = new Map<string, { workload: RunningWorkload; relay: ChildProcess }>();
   kubelet: Kubelet | null = null;
   kubeProxy: KubeProxy | null = null;
+  felix: Felix | null = null;
   readyAt = "";
   plan: ClusterPlan | null = null;
   generation = 0;
@@ -141,18 +143,21 @@ class Supervisor {
     const ipam = CalicoIpam.fromJSON(plan.ipam);
     const kubelet = new Kubelet(this.kubeletRuntime(plan, ipam, client));
     const proxy = new KubeProxy({ plan, client, log, serial: (fn) => this.serial(fn) });
+    const felix = new Felix({ plan, client, log, serial: (fn) => this.serial(fn) });
     this.kubelet = kubelet;
     this.kubeProxy = proxy;
+    this.felix = felix;
     // Inside the build's serial section: their kernel work queues behind it, so only the list waits here.
-    await Promise.all([kubelet.start(), proxy.start()]);
+    await Promise.all([kubelet.start(), proxy.start(), felix.start()]);
   }
 
   /** Removes everything a build created, leaving the workspace and homes. */
   async teardown(): Promise<void> {
-    const [kubelet, proxy] = [this.kubelet, this.kubeProxy];
+    const [kubelet, proxy, felix] = [this.kubelet, this.kubeProxy, this.felix];
     this.kubelet = null;
     this.kubeProxy = null;
-    await Promise.all([kubelet?.stop(), proxy?.stop()]);
+    this.felix = null;
+    await Promise.all([kubelet?.stop(), proxy?.stop(), felix?.stop()]);
     this.podWorkloads.clear();
     const children = [this.apiserver, ...this.relays, ...this.agents.map((a) => a.child)].filter((c): c is ChildProcess => c !== null);
     await Promise.all(children.map(killAndWait));
@@ -317,6 +322,7 @@ class Supervisor {
       changed: () => {
         writeFileSync(this.paths.plan, JSON.stringify(plan, null, 2));
         this.writeReady();
+        this.felix?.dirty();
       },
     };
   }

@@ -22,6 +22,7 @@ import type { Logger } from "../../log.js";
 import { podFor } from "./podlogs.js";
 import { ApiError, badRequest, internalError, pathNotFound, unauthorized } from "./status.js";
 import type { Store } from "./store.js";
+import type { KObject } from "./objects.js";
 import { acceptKey, closeFrame, encodeFrame, FrameDecoder, OPCODE, ProtocolError } from "./websocket.js";
 import type { AuthResult } from "./handler.js";
 import { sandboxEnv } from "../../sandboxes/sim/env.js";
@@ -72,10 +73,10 @@ export function matchPodSubresource(pathname: string, sub: string): { namespace:
 const truthy = (v: string | null) => v === "true" || v === "1" || v === "True";
 
 /** The checks kube-apiserver makes before it proxies to the kubelet, and the agent pid. Throws a Status. */
-export function checkExec(ctx: ExecContext, url: URL, namespace: string, name: string): { request: ExecRequest; pid: number } {
+export function checkExec(ctx: ExecContext, url: URL, namespace: string, name: string, sub: "exec" | "attach" = "exec"): { request: ExecRequest; pid: number } {
   const q = url.searchParams;
-  podFor(ctx.store, namespace, name, q.get("container"));
-  const command = q.getAll("command");
+  const pod = podFor(ctx.store, namespace, name, q.get("container"));
+  const command = sub === "attach" ? attachCommand(pod, q.get("container")) : q.getAll("command");
   if (command.length === 0) throw badRequest("you must specify at least one command for the container");
   const tty = truthy(q.get("tty"));
   const request: ExecRequest = { namespace, name, command, stdin: truthy(q.get("stdin")), stdout: truthy(q.get("stdout")), stderr: truthy(q.get("stderr")) && !tty, tty };
@@ -86,6 +87,19 @@ export function checkExec(ctx: ExecContext, url: URL, namespace: string, name: s
     throw badRequest(`pod ${name} in namespace ${namespace} has no running container in this sandbox to exec into (only the lab's pods can run commands)`);
   }
   return { request, pid };
+}
+
+/**
+ * What `kubectl attach` (and `kubectl run -it`) connects to: the container's main process. A sim pod's
+ * container is not a process of its own until someone attaches, so attaching starts the container's
+ * command (or its image's default shell) in the pod, on a TTY when asked: what the trainee sees is the
+ * same. Exiting it ends the attach, as the real container's exit would.
+ */
+function attachCommand(pod: KObject, container: string | null): string[] {
+  const containers = ((pod.spec ?? {}) as { containers?: Array<{ name: string; command?: string[]; args?: string[] }> }).containers ?? [];
+  const c = containers.find((x) => x.name === container) ?? containers[0];
+  const argv = [...(c?.command ?? []), ...(c?.args ?? [])];
+  return argv.length ? argv : ["sh"];
 }
 
 /** Writes a plain HTTP error answer on an upgrade socket (no HTTP machinery exists there) and closes it. */
@@ -116,7 +130,7 @@ export function channelFrame(channel: number, data: Buffer | string): Buffer {
 
 /**
  * The server's 'upgrade' event. Every upgrade request lands here (Node routes any `Upgrade:` header
- * away from the request handler once an upgrade listener exists); only pod exec is served.
+ * away from the request handler once an upgrade listener exists); only pod exec and attach are served.
  */
 export function handleUpgrade(ctx: ExecContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on("error", () => {});
@@ -129,9 +143,11 @@ export function handleUpgrade(ctx: ExecContext, req: IncomingMessage, socket: Du
   try {
     const auth = ctx.authenticate(req);
     if (auth === "invalid" || auth === "anonymous") throw unauthorized();
-    const target = matchPodSubresource(url.pathname, "exec");
+    const exec = matchPodSubresource(url.pathname, "exec");
+    const attach = exec ? undefined : matchPodSubresource(url.pathname, "attach");
+    const target = exec ?? attach;
     if (!target) throw pathNotFound();
-    const { request, pid } = checkExec(ctx, url, target.namespace, target.name);
+    const { request, pid } = checkExec(ctx, url, target.namespace, target.name, attach ? "attach" : "exec");
     const upgrade = String(req.headers.upgrade ?? "").toLowerCase();
     if (upgrade !== "websocket") {
       throw badRequest(`this API server streams exec only over WebSocket (${EXEC_PROTOCOLS.join(", ")}); ${req.headers.upgrade ?? "this"} upgrade is not supported — use kubectl 1.30 or newer`);
@@ -143,7 +159,7 @@ export function handleUpgrade(ctx: ExecContext, req: IncomingMessage, socket: Du
     if (!protocol) throw badRequest(`no supported stream protocol offered: want one of ${EXEC_PROTOCOLS.join(", ")}, got ${JSON.stringify(offered.filter(Boolean))}`);
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`);
     ctx.log.info("apiserver.exec", { namespace: request.namespace, pod: request.name, command: request.command, tty: request.tty });
-    runSession(ctx, socket, head, request, pid, protocol);
+    runSession(ctx, socket, head, request, pid, protocol, attach ? (code) => containerExited(ctx.store, target.namespace, target.name, url.searchParams.get("container"), code) : undefined);
   } catch (err) {
     if (!(err instanceof ApiError)) ctx.log.error("apiserver.exec_failed", { err });
     rejectUpgrade(socket, err);
@@ -201,7 +217,7 @@ function startProc(argv: string[], req: ExecRequest, out: (ch: number, d: Buffer
 
 
 /** Pumps channels between the WebSocket and the command until either side ends. */
-function runSession(ctx: ExecContext, socket: Duplex, head: Buffer, req: ExecRequest, pid: number, protocol: string): void {
+function runSession(ctx: ExecContext, socket: Duplex, head: Buffer, req: ExecRequest, pid: number, protocol: string, onExit?: (code: number) => void): void {
   const decoder = new FrameDecoder();
   let finished = false;
   const send = (b: Buffer) => {
@@ -222,7 +238,11 @@ function runSession(ctx: ExecContext, socket: Duplex, head: Buffer, req: ExecReq
     (ch, d) => send(channelFrame(ch, d)),
     (code) => {
       ctx.log.debug("apiserver.exec_exit", { namespace: req.namespace, pod: req.name, code });
-      finish(exitStatus(code, req.command));
+      // An attach ends without an error: the exit code is the container's, read from the pod's status.
+      if (onExit) {
+        onExit(code);
+        finish(exitStatus(0, req.command));
+      } else finish(exitStatus(code, req.command));
     },
     (e) => finish(failureStatus(`failed to run the command in the pod: ${e.message}`)),
   );
@@ -264,6 +284,47 @@ function runSession(ctx: ExecContext, socket: Duplex, head: Buffer, req: ExecReq
     }
   });
   if (head.length) onData(head);
+}
+
+/**
+ * The attached command was the container's main process: its end is the container's, reported as the
+ * kubelet would. restartPolicy Never (and OnFailure after success) ends the pod Succeeded or Failed,
+ * which `kubectl run -i --rm --restart=Never` waits for to take the exit code; otherwise the container
+ * is restarted and the restart counted.
+ */
+function containerExited(store: Store, namespace: string, name: string, container: string | null, code: number): void {
+  const pod = store.tryGet("pods", namespace, name);
+  if (!pod) return;
+  const spec = (pod.spec ?? {}) as { restartPolicy?: string; containers?: Array<{ name: string }> };
+  const status = structuredClone((pod.status ?? {}) as Record<string, unknown>);
+  const cname = container || spec.containers?.[0]?.name;
+  const statuses = (status.containerStatuses as Array<Record<string, unknown>> | undefined) ?? [];
+  const cs = statuses.find((c) => c.name === cname);
+  if (!cs) return;
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  const started = ((cs.state as { running?: { startedAt?: string } } | undefined)?.running?.startedAt) ?? now;
+  const terminated = { exitCode: code, reason: code === 0 ? "Completed" : "Error", startedAt: started, finishedAt: now, containerID: cs.containerID };
+  const policy = spec.restartPolicy ?? "Always";
+  if (policy === "Never" || (policy === "OnFailure" && code === 0)) {
+    cs.state = { terminated };
+    cs.ready = false;
+    cs.started = false;
+    if (statuses.every((c) => (c.state as { terminated?: unknown } | undefined)?.terminated)) {
+      status.phase = statuses.every((c) => (c.state as { terminated: { exitCode: number } }).terminated.exitCode === 0) ? "Succeeded" : "Failed";
+      for (const cond of (status.conditions as Array<Record<string, unknown>> | undefined) ?? []) {
+        if (cond.type === "Ready" || cond.type === "ContainersReady") Object.assign(cond, { status: "False", reason: "PodCompleted", lastTransitionTime: now });
+      }
+    }
+  } else {
+    cs.lastState = { terminated };
+    cs.restartCount = Number(cs.restartCount ?? 0) + 1;
+    cs.state = { running: { startedAt: now } };
+  }
+  try {
+    store.update("pods", { ...pod, status }, { subresource: "status" });
+  } catch {
+    // the pod changed or went away meanwhile: nothing to report any more
+  }
 }
 
 function failureStatus(message: string): Record<string, unknown> {

@@ -125,4 +125,12 @@ describe("kubelet: pods created at runtime", { timeout: 180_000 }, () => {
     const r = await eventually(() => kubectl(["get", "pod", "-n", "kube-system", "kube-scheduler-cp-1"]), (x) => x.code !== 0, 10_000);
     assert.match(r.stderr, /NotFound|not found/);
   });
+
+  it("kubectl run -i --rm --restart=Never: attaches to the container's command, takes its exit code, deletes the pod", async () => {
+    const r = await kubectl(["run", "once", "--rm", "-i", "--restart=Never", "--image=busybox", `--overrides={"spec":{"nodeName":"worker-2"}}`, "--", "sh", "-c", "hostname; exit 3"]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /^once\n/);
+    assert.match(r.stdout, /pod "once" deleted/);
+    assert.match(r.stderr, /pod default\/once terminated \(Error\)/);
+  });
 });
