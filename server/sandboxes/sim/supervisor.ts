@@ -29,6 +29,8 @@ import { Felix } from "./felix.js";
 import { bwrapArgs, type TargetRoot } from "./rootfs.js";
 import { calicoctlScript } from "./tools/calicoctl.js";
 import { startHttpEcho } from "../../sim/workloads/http-echo.js";
+import { corednsRelays, corednsSockets, isCoreDnsPod, startCoreDns } from "../../sim/workloads/coredns.js";
+import { apiClusterSource, type ClusterSource } from "../../sim/workloads/coredns-source.js";
 import { startMetallbWebhook } from "../../sim/workloads/metallb-webhook.js";
 import { workloadFor } from "../../sim/workloads/select.js";
 import type { RunningWorkload } from "../../sim/workloads/types.js";
@@ -62,7 +64,7 @@ class Supervisor {
   workloads: RunningWorkload[] = [];
   relays: ChildProcess[] = [];
   /** Each pod's workload and socat, to stop them when the pod is deleted. */
-  podWorkloads = new Map<string, { workload: RunningWorkload; relay: ChildProcess }>();
+  podWorkloads = new Map<string, { workload: RunningWorkload; relays: ChildProcess[] }>();
   kubelet: Kubelet | null = null;
   kubeProxy: KubeProxy | null = null;
   felix: Felix | null = null;
@@ -159,6 +161,7 @@ class Supervisor {
     this.felix = null;
     await Promise.all([kubelet?.stop(), proxy?.stop(), felix?.stop()]);
     this.podWorkloads.clear();
+    this.dnsSource = null;
     const children = [this.apiserver, ...this.relays, ...this.agents.map((a) => a.child)].filter((c): c is ChildProcess => c !== null);
     await Promise.all(children.map(killAndWait));
     this.apiserver = null;
@@ -256,40 +259,61 @@ class Supervisor {
    * handshake, and a blackholed reply is lost exactly as it would be for a real container.
    */
   private async startWorkloads(plan: ClusterPlan): Promise<void> {
-    for (const pod of plan.pods) {
-      const choice = workloadFor(pod);
-      if (!choice) continue;
-      const port = Number(choice.args[choice.args.indexOf("--port") + 1] ?? 0);
-      await this.startWorkload(plan, pod, { workload: choice.workload, port });
-    }
+    await Promise.all(
+      plan.pods.map((pod) => {
+        if (isCoreDnsPod(pod)) return this.startWorkload(plan, pod, { workload: "coredns", port: 53 });
+        const choice = workloadFor(pod);
+        if (!choice) return undefined;
+        const port = Number(choice.args[choice.args.indexOf("--port") + 1] ?? 0);
+        return this.startWorkload(plan, pod, { workload: choice.workload, port });
+      }),
+    );
   }
 
   private socketSeq = 0;
+  /** One API data source for every CoreDNS replica of a build (they would list the same objects). */
+  private dnsSource: ClusterSource | null = null;
 
-  /** One pod's built-in workload on a unix socket here, and the socat in the pod that owns its port. */
-  private async startWorkload(plan: ClusterPlan, pod: PlanPod, serve: PodServe): Promise<{ workload: RunningWorkload; relay: ChildProcess }> {
+  /** One pod's built-in workload on unix sockets here, and the socats in the pod that own its ports. */
+  private async startWorkload(plan: ClusterPlan, pod: PlanPod, serve: PodServe): Promise<void> {
     const cp = plan.nodes.find((n) => n.role === "control-plane");
     const dir = this.paths.workloadSockets;
     const logs = this.paths.logs;
     mkdirSync(dir, { recursive: true });
     mkdirSync(logs, { recursive: true });
     // Short names: a unix socket path must fit in 108 bytes.
-    const sock = path.join(dir, `${this.socketSeq++}.sock`);
-    if (existsSync(sock)) rmSync(sock);
+    const stem = String(this.socketSeq++);
     const out = createWriteStream(path.join(logs, `${pod.namespace}_${pod.name}.log`), { flags: "a" });
     const logLine = (line: string) => void out.write(line + "\n");
-    const workload =
-      serve.workload === "metallb-webhook"
-        ? await startMetallbWebhook({
-            path: sock, port: serve.port, certDir: this.paths.pki, log: logLine, release: "v0.14",
-            ...(cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
-          })
-        : await startHttpEcho({ path: sock, port: serve.port, podName: pod.name, log: logLine });
-    const relay = spawn("nsenter", [`--net=/run/netns/${pod.netns}`, "--", "socat", `TCP-LISTEN:${serve.port},fork,reuseaddr`, `UNIX-CONNECT:${sock}`], { stdio: ["ignore", "ignore", "inherit"] });
+    let workload: RunningWorkload;
+    let relays: string[][];
+    if (serve.workload === "coredns") {
+      const sockets = corednsSockets(dir, stem);
+      for (const f of Object.values(sockets)) if (existsSync(f)) rmSync(f);
+      if (!this.dnsSource && cp) this.dnsSource = apiClusterSource({ kubeconfig: this.paths.adminConf(cp.name) });
+      workload = await startCoreDns({
+        sockets, podIP: pod.address, upstream: plan.nodeNetwork.gateway, log: logLine,
+        ...(this.dnsSource ? { source: this.dnsSource } : cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
+      });
+      relays = corednsRelays(sockets).map((r) => r.argv);
+    } else {
+      const sock = path.join(dir, `${stem}.sock`);
+      if (existsSync(sock)) rmSync(sock);
+      workload =
+        serve.workload === "metallb-webhook"
+          ? await startMetallbWebhook({
+              path: sock, port: serve.port, certDir: this.paths.pki, log: logLine, release: "v0.14",
+              ...(cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
+            })
+          : await startHttpEcho({ path: sock, port: serve.port, podName: pod.name, log: logLine });
+      relays = [["socat", `TCP-LISTEN:${serve.port},fork,reuseaddr`, `UNIX-CONNECT:${sock}`]];
+    }
+    const children = relays.map((argv) => spawn("nsenter", [`--net=/run/netns/${pod.netns}`, "--", ...argv], { stdio: ["ignore", "ignore", "inherit"] }));
     this.workloads.push(workload);
-    this.relays.push(relay);
-    this.podWorkloads.set(`${pod.namespace}/${pod.name}`, { workload, relay });
-    return { workload, relay };
+    this.relays.push(...children);
+    this.podWorkloads.set(`${pod.namespace}/${pod.name}`, { workload, relays: children });
+    // Ready means answering: a pod whose port is not bound yet would refuse the first connection.
+    await Promise.all(children.map((c, i) => untilListening(c, relays[i]!)));
   }
 
   /** The kubelet's hooks into this supervisor: start and stop pods' processes, persist the plan. */
@@ -300,9 +324,9 @@ class Supervisor {
         const w = this.podWorkloads.get(key);
         this.podWorkloads.delete(key);
         this.agents = this.agents.filter((a) => a !== agent);
-        this.relays = this.relays.filter((r) => r !== w?.relay);
+        this.relays = this.relays.filter((r) => !w?.relays.includes(r));
         this.workloads = this.workloads.filter((x) => x !== w?.workload);
-        await Promise.all([agent ? killAndWait(agent.child) : undefined, w ? killAndWait(w.relay) : undefined, w?.workload.close().catch(() => {})]);
+        await Promise.all([agent ? killAndWait(agent.child) : undefined, ...(w?.relays ?? []).map(killAndWait), w?.workload.close().catch(() => {})]);
       },
     });
     return {
@@ -314,7 +338,7 @@ class Supervisor {
       startPod: async (pod, opts) => {
         const key = `${pod.namespace}/${pod.name}`;
         this.agents.push(await this.startAgent(plan, `pod/${key}`, pod.netns, opts.hostNetwork ? pod.node : undefined));
-        if (opts.serve && opts.serve.workload !== "coredns") await this.startWorkload(plan, pod, opts.serve);
+        if (opts.serve) await this.startWorkload(plan, pod, opts.serve);
         return handle(key);
       },
       adopt: (pod) => handle(`${pod.namespace}/${pod.name}`),
@@ -402,6 +426,29 @@ function killAndWait(child: ChildProcess): Promise<void> {
     child.once("exit", () => (clearTimeout(timer), resolve()));
     child.kill("SIGKILL");
   });
+}
+
+/**
+ * Waits until a socat relay has bound its port, read from the kernel's socket table of the relay's own
+ * network namespace (/proc/<pid>/net/tcp or udp; nsenter execs socat, so the pid is socat's).
+ */
+async function untilListening(child: ChildProcess, argv: string[]): Promise<void> {
+  const m = /^(TCP|UDP)4?-(?:LISTEN|RECVFROM):(\d+)/.exec(argv.find((a) => /^(TCP|UDP)4?-(LISTEN|RECVFROM):/.test(a)) ?? "");
+  if (!m || child.pid === undefined) return;
+  const table = m[1] === "TCP" ? "tcp" : "udp";
+  const port = `:${Number(m[2]).toString(16).toUpperCase().padStart(4, "0")} `;
+  const deadline = Date.now() + 10_000;
+  for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+    if (child.exitCode !== null) throw new FaultlineError(`a workload relay (${argv.join(" ")}) exited with ${child.exitCode}`, "see supervisor.log in the sandbox folder");
+    try {
+      // local_address is the second column; a bound socket lists its port there.
+      if (readFileSync(`/proc/${child.pid}/net/${table}`, "utf8").split("\n").some((l) => l.trim().split(/\s+/)[1]?.endsWith(port.trim()))) return;
+    } catch {
+      // not exec'd yet, or gone: the loop decides
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  throw new FaultlineError(`a workload relay did not bind ${m[1]} port ${m[2]} within 10 s`, "the host is overloaded; start fewer sandboxes at once");
 }
 
 /** Waits until `pid` runs the agent init (it has exec'd, so bubblewrap finished its mounts). */

@@ -16,4 +16,8 @@ export type { MetallbWebhookOptions, MetallbRelease, WebhookCert, WebhookContext
 export { startHttpEcho, echoText } from "./http-echo.js";
 export type { HttpEchoOptions } from "./http-echo.js";
 export { validatePools, validateL2Advertisement, parseAddresses, listWithUpdate, METALLB_NAMESPACE } from "./metallb-config.js";
+export { startCoreDns, respondDns, corednsSockets, corednsRelays, corednsBanner, isCoreDnsPod, COREFILE, COREDNS_VERSION, COREDNS_PORTS, FORWARD_TIMEOUT_MS } from "./coredns.js";
+export type { CoreDnsOptions, CoreDnsSockets, CoreDnsRelay, ResponderOptions, DnsResponse } from "./coredns.js";
+export { apiClusterSource, staticClusterSource } from "./coredns-source.js";
+export type { ClusterSource, ClusterView, ApiSourceOptions } from "./coredns-source.js";
 export type { RunningWorkload } from "./types.js";
