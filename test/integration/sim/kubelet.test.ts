@@ -133,4 +133,12 @@ describe("kubelet: pods created at runtime", { timeout: 180_000 }, () => {
     assert.match(r.stdout, /pod "once" deleted/);
     assert.match(r.stderr, /pod default\/once terminated \(Error\)/);
   });
+
+  it("kubectl debug node/worker-1: a hostNetwork pod on the node, with the node's hostname and address", async () => {
+    const r = await kubectl(["debug", "node/worker-1", "-i", "--image=busybox", "--", "sh", "-c", "hostname; ip -4 -o addr show eth0"]);
+    assert.equal(r.code, 0, r.stderr);
+    const w1 = driver.plan(name).nodes.find((n) => n.name === "worker-1")!;
+    assert.match(r.stdout, new RegExp(`^worker-1\\n[^\\n]*inet ${w1.address.replaceAll(".", "\\.")}/24`, "m"));
+    assert.match(r.stdout, /Creating debugging pod node-debugger-worker-1-[a-z0-9]{5} with container debugger on node worker-1/);
+  });
 });
