@@ -17,6 +17,8 @@ export interface ProcInfo {
   uid: number;
   /** argv[0]'s base name (agents rename their init to /sbin/init), else the kernel's comm. */
   name: string;
+  /** The arguments joined by spaces ("" for kernel threads and zombies). */
+  cmdline: string;
 }
 
 /** One pass over /proc. Processes that exit meanwhile are skipped. */
@@ -29,13 +31,13 @@ export function scanProcesses(): ProcInfo[] {
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1);
       const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       const comm = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? "?";
-      let argv0 = "";
+      let args: string[] = [];
       try {
-        argv0 = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0")[0] ?? "";
+        args = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").filter(Boolean);
       } catch {
         /* exited */
       }
-      out.push({ pid: Number(d), ppid, uid, name: argv0 ? path.basename(argv0) : comm });
+      out.push({ pid: Number(d), ppid, uid, name: args[0] ? path.basename(args[0]) : comm, cmdline: args.join(" ") });
     } catch {
       /* exited meanwhile */
     }
@@ -50,12 +52,17 @@ export interface MemSample {
   rssKb: number;
 }
 
-/** Rss and Pss of one process from /proc/<pid>/smaps_rollup (kB); null if it has exited. */
-export function processMemory(pid: number): MemSample | null {
+export interface ProcessMemory extends MemSample {
+  /** Pages no other process maps (Private_Clean + Private_Dirty): what ending the process would free. */
+  privateKb: number;
+}
+
+/** Rss, Pss and private memory of one process from /proc/<pid>/smaps_rollup (kB); null if it has exited. */
+export function processMemory(pid: number): ProcessMemory | null {
   try {
     const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
-    return { pssKb: kb("Pss"), rssKb: kb("Rss") };
+    return { pssKb: kb("Pss"), rssKb: kb("Rss"), privateKb: kb("Private_Clean") + kb("Private_Dirty") };
   } catch {
     return null;
   }
@@ -72,6 +79,11 @@ export interface SandboxMemory extends MemSample {
   foreign: number;
 }
 
+/** A sandbox's processes: every process in its uid range plus its host-side unshare. */
+export function sandboxProcesses(meta: { uidBase: number; unsharePid: number }, procs: ProcInfo[] = scanProcesses()): ProcInfo[] {
+  return procs.filter((p) => p.pid === meta.unsharePid || (p.uid >= meta.uidBase && p.uid < meta.uidBase + IDS_PER_SANDBOX));
+}
+
 /** Memory of one sandbox: every process in its uid range plus its host-side unshare. */
 export function sandboxMemory(meta: { uidBase: number; unsharePid: number }, procs: ProcInfo[] = scanProcesses()): SandboxMemory {
   const parent = new Map(procs.map((p) => [p.pid, p.ppid]));
@@ -79,7 +91,7 @@ export function sandboxMemory(meta: { uidBase: number; unsharePid: number }, pro
     for (let p = pid, depth = 0; p > 1 && depth < 64; p = parent.get(p) ?? 0, depth++) if (p === meta.unsharePid) return true;
     return false;
   };
-  const members = procs.filter((p) => p.pid === meta.unsharePid || (p.uid >= meta.uidBase && p.uid < meta.uidBase + IDS_PER_SANDBOX));
+  const members = sandboxProcesses(meta, procs);
   const res: SandboxMemory = { pssKb: 0, rssKb: 0, processes: 0, byName: {}, foreign: 0 };
   for (const p of members) {
     const m = processMemory(p.pid);

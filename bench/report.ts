@@ -3,7 +3,7 @@
  * from it. Times in ms, memory in KiB (as /proc reports it) in JSON, MiB in the table.
  */
 import type { Phase } from "../server/sandboxes/sim/driver.js";
-import type { SandboxMemory } from "./procs.js";
+import type { ProcessMemory, SandboxMemory } from "./procs.js";
 import { median, percentile, type Summary } from "./stats.js";
 
 export interface MachineInfo {
@@ -94,6 +94,66 @@ export interface ConcurrencyResult {
   sandboxes: ConcurrentSandbox[];
 }
 
+/** One sample of the API server process: its memory (KiB) and open fds (one socket per connection). */
+export interface ApiMemorySample extends ProcessMemory {
+  when: string;
+  pid: number;
+  fds: number;
+}
+
+/** Watch fan-out: per event, ms from sending the create until a watcher parsed its ADDED event. */
+export interface WatchResult {
+  watchers: number;
+  events: number;
+  /** From the warm-up create (not counted) until every watcher had it: the watches are established. */
+  openMs: number;
+  /** The POST's round trip. */
+  createMs: Summary;
+  firstWatcherMs: Summary;
+  /** Per event, the time to the last watcher: the fan-out figure. */
+  lastWatcherMs: Summary;
+  /** Every (event, watcher) delivery. */
+  allDeliveriesMs: Summary;
+  /** Every watcher got every ADDED event once, in order, no stream ended early, and all closed cleanly. */
+  complete: boolean;
+  problems: string[];
+  close: { ms: number; closed: number; apiServerFds: { before: number; open: number; after: number }; relays: { before: number; open: number; after: number } };
+}
+
+/** The API server part (bench/apiserver.ts), against one flagship sandbox. */
+export interface ApiResult {
+  sandbox: string;
+  /** driver.up of this sandbox (one sample; the sequential runs are the provisioning figure). */
+  upMs: number;
+  /** Why the part stopped early, if it did; the figures gathered until then are kept. */
+  error?: string;
+  /** Rounds of the get-pods comparison; in each, every variant runs once. */
+  runs: number;
+  /** Rows and bytes of the pods Table. */
+  pods: number | null;
+  tableBytes: number | null;
+  kubectl: {
+    binary: string;
+    version: string;
+    /** The first `get pods -A`, with an empty --cache-dir (discovery fetched); null if it failed. */
+    coldMs: number | null;
+    coldRequests: string[];
+    /** `get pods -A` with the discovery cache: the end-to-end figure. */
+    warmMs: Summary;
+    /** The same with -v=6, and the sum of the request times it logs (TLS handshake included). */
+    verboseMs: Summary;
+    requestMs: Summary;
+    warmRequests: string[];
+    /** `kubectl version --client`: the process's start-up, no request. */
+    startupMs: Summary;
+  } | null;
+  /** The same GET from Node: on one kept-alive connection (the server side), and a new TLS connection each time. */
+  server: { keepAliveMs: Summary; newConnectionMs: Summary } | null;
+  getPodsFailures: string[];
+  watch: WatchResult | null;
+  memory: ApiMemorySample[];
+}
+
 export interface Goal {
   goal: string;
   value: string;
@@ -106,7 +166,7 @@ export interface Results {
   finishedAt: string;
   interrupted: boolean;
   lab: { id: string; nodes: number | null; pods: number | null };
-  options: { runs: number; concurrent: number; pool: number; skipConcurrent: boolean };
+  options: { runs: number; concurrent: number; pool: number; skipConcurrent: boolean; apiOnly: boolean; skipApi: boolean; apiRuns: number; apiWatchers: number; apiEvents: number };
   git: { commit: string; dirty: boolean } | null;
   machine: MachineInfo;
   provision: {
@@ -130,6 +190,8 @@ export interface Results {
     foreign: number;
   };
   concurrency: ConcurrencyResult | null;
+  /** Null with --skip-api. */
+  api: ApiResult | null;
   goals: Goal[];
   cleanup: { downed: number; downErrors: string[]; killedUnshare: number[]; killedLeftovers: number[] } | null;
 }
@@ -206,13 +268,30 @@ function phaseLines(rows: PhaseRow[], runs: number): string {
 export function renderTable(r: Results): string {
   const out: string[] = [];
   const m = r.machine;
-  const p = r.provision;
-  const okRuns = p.runs.filter((x) => x.ok).length;
   out.push(`Faultline benchmark: lab ${r.lab.id}${r.lab.nodes !== null ? ` (${r.lab.nodes} nodes, ${r.lab.pods} pods)` : ""}${r.interrupted ? "  [INTERRUPTED: partial results]" : ""}`);
   out.push(`machine: ${m.nproc} cores (${m.cpuModel}), ${(m.totalMemMiB / 1024).toFixed(1)} GiB, ${m.kernel}, node ${m.node}`);
   out.push(`load average: ${m.loadavgStart.map((x) => x.toFixed(2)).join(" ")} at start, ${m.loadavgEnd.map((x) => x.toFixed(2)).join(" ")} at end` + (r.git ? `; commit ${r.git.commit}${r.git.dirty ? " (dirty)" : ""}` : ""));
   out.push(`started ${r.startedAt}, finished ${r.finishedAt}`);
   out.push("");
+  if (r.options.apiOnly) out.push("1.-4. provisioning, destroy, memory, concurrency: skipped (--api-only)", "");
+  else out.push(...driverSections(r));
+  out.push(...(r.api ? apiSection(r.api) : [`5. API server: ${r.options.skipApi ? "skipped (--skip-api)" : "not run"}`]));
+  out.push("");
+
+  out.push("goals");
+  out.push(table([["goal", "measured", "verdict"], ...r.goals.map((g) => [g.goal, g.value, g.pass === null ? "n/a" : g.pass ? "PASS" : "FAIL"])]));
+  if (r.cleanup && (r.cleanup.downErrors.length || r.cleanup.killedUnshare.length || r.cleanup.killedLeftovers.length)) {
+    out.push("");
+    out.push(`cleanup: downed ${r.cleanup.downed}; errors: ${r.cleanup.downErrors.join("; ") || "none"}; killed unshare ${r.cleanup.killedUnshare.join(" ") || "none"}; killed leftovers ${r.cleanup.killedLeftovers.join(" ") || "none"}`);
+  }
+  return out.join("\n");
+}
+
+/** Sections 1-4: the sim driver's provisioning, destroy, memory and concurrency. */
+function driverSections(r: Results): string[] {
+  const out: string[] = [];
+  const p = r.provision;
+  const okRuns = p.runs.filter((x) => x.ok).length;
 
   out.push(`1. provision-to-ready: driver.up wall time, ${p.runs.length} sequential runs, ${okRuns} ok, ${p.failures} failed`);
   out.push(table([
@@ -298,12 +377,56 @@ export function renderTable(r: Results): string {
     out.push(`   event-loop delay of this process while the ups ran: p50 ${ms(c.hostEventLoopDelay.p50)}, p99 ${ms(c.hostEventLoopDelay.p99)}, max ${ms(c.hostEventLoopDelay.max)} (driver.up's host side runs here)`);
   }
   out.push("");
+  return out;
+}
 
-  out.push("goals");
-  out.push(table([["goal", "measured", "verdict"], ...r.goals.map((g) => [g.goal, g.value, g.pass === null ? "n/a" : g.pass ? "PASS" : "FAIL"])]));
-  if (r.cleanup && (r.cleanup.downErrors.length || r.cleanup.killedUnshare.length || r.cleanup.killedLeftovers.length)) {
-    out.push("");
-    out.push(`cleanup: downed ${r.cleanup.downed}; errors: ${r.cleanup.downErrors.join("; ") || "none"}; killed unshare ${r.cleanup.killedUnshare.join(" ") || "none"}; killed leftovers ${r.cleanup.killedLeftovers.join(" ") || "none"}`);
+/** ms with a decimal below 10 ms, where rounding would hide the figure. */
+const msFine = (v: number | null | undefined) => (v !== null && v !== undefined && v < 10 ? `${v.toFixed(1)} ms` : ms(v));
+
+/** Section 5: the API server of one flagship sandbox. */
+function apiSection(a: ApiResult): string[] {
+  const out: string[] = [];
+  const row = (what: string, x: Summary) => [what, msFine(x.median), msFine(x.p95), msFine(x.min), msFine(x.max), String(x.n)];
+  out.push(`5. API server: sandbox ${a.sandbox} (up in ${ms(a.upMs)})${a.pods !== null ? `, ${a.pods} pods, the Table is ${((a.tableBytes ?? 0) / 1024).toFixed(1)} KiB` : ""}`);
+  if (a.error) out.push(`   ${a.error === "interrupted" ? "INTERRUPTED" : `FAILED: ${a.error}`} (the figures below are what was measured before)`);
+  const k = a.kubectl;
+  const sv = a.server;
+  if (k && sv) {
+    out.push(`   kubectl get pods -A, ${a.runs} rounds (each variant once per round, in turn):`);
+    out.push(table([
+      ["", "median", "p95", "min", "max", "n"],
+      row(`kubectl ${k.version}, end to end (discovery cached)`, k.warmMs),
+      row("  kubectl version --client (start-up only, no request)", k.startupMs),
+      row("  the GET as kubectl -v=6 logs it (TLS handshake included)", k.requestMs),
+      row("Node, new TLS connection per request", sv.newConnectionMs),
+      row("Node, kept-alive connection (server side)", sv.keepAliveMs),
+    ], "     "));
+    out.push(`     first kubectl run, empty discovery cache: ${ms(k.coldMs)}; it sends ${k.coldRequests.join(", ") || "(none logged)"}`);
+    out.push(`     with the cache: ${k.warmRequests.join(", ") || "(none logged)"}`);
+    out.push(`     kubectl end to end / server side: ${(k.warmMs.median / sv.keepAliveMs.median).toFixed(1)}x (medians); Node spawns kubectl, so process creation is included, as in a shell`);
   }
-  return out.join("\n");
+  for (const f of a.getPodsFailures) out.push(`   get pods FAILED: ${f}`);
+  const w = a.watch;
+  if (w) {
+    out.push(`   watch fan-out: ${w.watchers} watchers on configmaps in default (HTTPS, admin certificate), ${w.events} ConfigMaps created one at a time;`);
+    out.push(`   ms from sending the create until a watcher parsed its ADDED event (measured in this process, which parses all ${w.watchers} streams):`);
+    out.push(table([
+      ["", "median", "p95", "min", "max", "n"],
+      row("per event, the last watcher", w.lastWatcherMs),
+      row("per event, the first watcher", w.firstWatcherMs),
+      row("every delivery", w.allDeliveriesMs),
+      row("the create (POST round trip)", w.createMs),
+    ], "     "));
+    const c = w.close;
+    out.push(`     ${w.complete ? `correct: every watcher got every ADDED event once, in order, and closed` : `FAIL: ${w.problems.length} problem(s)`}; the first event reached all ${w.watchers} after ${ms(w.openMs)}`);
+    for (const p of w.problems.slice(0, 10)) out.push(`       - ${p}`);
+    if (w.problems.length > 10) out.push(`       ... and ${w.problems.length - 10} more (see the JSON)`);
+    out.push(`     closing: ${c.closed}/${w.watchers} closed in ${ms(c.ms)}; API server fds ${c.apiServerFds.before} before, ${c.apiServerFds.open} with the watchers, ${c.apiServerFds.after} after; relay socat processes ${c.relays.before} / ${c.relays.open} / ${c.relays.after}`);
+  }
+  if (a.memory.length) {
+    out.push(`   memory of the API server process (pid ${a.memory[0]!.pid}, node apiserver/main.js), /proc/<pid>/smaps_rollup:`);
+    out.push(table([["", "PSS", "RSS", "private", "fds"], ...a.memory.map((x) => [x.when, mib(x.pssKb), mib(x.rssKb), mib(x.privateKb), String(x.fds)])], "     "));
+    out.push("     private = pages no other process maps (what ending it would free); PSS adds its share of the node binary and libraries.");
+  }
+  return out;
 }

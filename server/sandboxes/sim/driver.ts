@@ -396,7 +396,7 @@ export class SimDriver {
       const child = spawn(
         "sh",
         ["-c", joinScript(existingCgroup(cgroupName(slot))), "sh", "nsenter", `--pid=/proc/${initPid}/ns/pid`, "--setuid", String(uid), "--setgid", String(uid), "--",
-          "socat", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${p.apiserverSock}`],
+          "socat", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,nodelay`, `UNIX-CONNECT:${p.apiserverSock}`],
         { detached: true, stdio: "ignore", env: { PATH: sandboxEnv().PATH } },
       );
       child.unref();
