@@ -306,7 +306,7 @@ class Supervisor {
               ...(cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
             })
           : await startHttpEcho({ path: sock, port: serve.port, podName: pod.name, log: logLine });
-      relays = [["socat", `TCP-LISTEN:${serve.port},fork,reuseaddr`, `UNIX-CONNECT:${sock}`]];
+      relays = [["socat", `TCP-LISTEN:${serve.port},fork,reuseaddr,nodelay`, `UNIX-CONNECT:${sock}`]];
     }
     const children = relays.map((argv) => spawn("nsenter", [`--net=/run/netns/${pod.netns}`, "--", ...argv], { stdio: ["ignore", "ignore", "inherit"] }));
     this.workloads.push(workload);
@@ -563,6 +563,9 @@ function relayApiServer(sup: Supervisor, sockPath: string): Server {
     const cp = sup.plan?.nodes.find((n) => n.role === "control-plane");
     if (!cp) return void client.destroy();
     const upstream = connect(6443, cp.address);
+    // Small last segments must not wait for the peer's delayed ACK (40 ms per response otherwise).
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     client.pipe(upstream).pipe(client);
     const close = () => (client.destroy(), upstream.destroy());
     client.on("error", close);

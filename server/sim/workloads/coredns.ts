@@ -123,7 +123,7 @@ export function corednsRelays(s: CoreDnsSockets): CoreDnsRelay[] {
   const dns = ["-b", String(RELAY_BLOCK), "-t", String(RELAY_LINGER_S)];
   return [
     { port: COREDNS_PORTS.dns, protocol: "UDP", argv: ["socat", ...dns, `UDP4-RECVFROM:${COREDNS_PORTS.dns},fork`, `UNIX-CONNECT:${s.udp}`] },
-    { port: COREDNS_PORTS.dns, protocol: "TCP", argv: ["socat", ...dns, `TCP-LISTEN:${COREDNS_PORTS.dns},fork,reuseaddr`, `UNIX-CONNECT:${s.tcp}`] },
+    { port: COREDNS_PORTS.dns, protocol: "TCP", argv: ["socat", ...dns, `TCP-LISTEN:${COREDNS_PORTS.dns},fork,reuseaddr,nodelay`, `UNIX-CONNECT:${s.tcp}`] },
     { port: COREDNS_PORTS.health, protocol: "TCP", argv: ["socat", `TCP-LISTEN:${COREDNS_PORTS.health},fork,reuseaddr`, `UNIX-CONNECT:${s.health}`] },
     { port: COREDNS_PORTS.ready, protocol: "TCP", argv: ["socat", `TCP-LISTEN:${COREDNS_PORTS.ready},fork,reuseaddr`, `UNIX-CONNECT:${s.ready}`] },
   ];

@@ -572,7 +572,7 @@ describe("supervisor hooks", () => {
     const s = corednsSockets("/b/w", "4");
     assert.deepEqual(corednsRelays(s).map((r) => [r.port, r.protocol, r.argv.join(" ")]), [
       [53, "UDP", "socat -b 65535 -t 10 UDP4-RECVFROM:53,fork UNIX-CONNECT:/b/w/4-dns-udp.sock"],
-      [53, "TCP", "socat -b 65535 -t 10 TCP-LISTEN:53,fork,reuseaddr UNIX-CONNECT:/b/w/4-dns-tcp.sock"],
+      [53, "TCP", "socat -b 65535 -t 10 TCP-LISTEN:53,fork,reuseaddr,nodelay UNIX-CONNECT:/b/w/4-dns-tcp.sock"],
       [8080, "TCP", "socat TCP-LISTEN:8080,fork,reuseaddr UNIX-CONNECT:/b/w/4-health.sock"],
       [8181, "TCP", "socat TCP-LISTEN:8181,fork,reuseaddr UNIX-CONNECT:/b/w/4-ready.sock"],
     ]);
