@@ -3,12 +3,10 @@
  * "faultline: <what is wrong>\n  fix: <how>" with exit code 1, usage mistakes with exit code 2.
  */
 import { spawn } from "node:child_process";
-import { readdirSync, existsSync } from "node:fs";
-import path from "node:path";
 import { loadConfig, parseGlobalFlags, type Config } from "./config.js";
 import { FaultlineError, formatError } from "./errors.js";
 import { createLogger } from "./log.js";
-import { labsRoot } from "./paths.js";
+import { listLabs, validateLabs } from "./labs/cli.js";
 import { SimDriver, type Phase } from "./sandboxes/sim/driver.js";
 import { formatVars } from "./sim/kubespray/evaluate.js";
 import { faultSpecSchema } from "./sim/faults/schema.js";
@@ -29,7 +27,8 @@ const USAGE = `usage: faultline [--data-dir DIR] <command>
   sandbox reprovision <name>                rebuild from the workspace's (edited) inventory
   sandbox down <name>                       destroy a sandbox
   gc                                        remove sandboxes whose supervisor died
-  lab ls                                    bundled labs
+  lab ls                                    bundled labs: id, level, duration, title; invalid ones marked
+  lab validate [paths...]                   check labs (folders, ids, or folders of labs; default: labs/)
 `;
 
 class UsageError extends FaultlineError {}
@@ -162,6 +161,20 @@ async function sandbox(cfg: Config, args: string[]): Promise<number> {
   }
 }
 
+async function lab(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const write = (text: string) => void process.stdout.write(text);
+  switch (sub) {
+    case "ls":
+      if (rest.length) usage("lab ls takes no arguments");
+      return listLabs(write);
+    case "validate":
+      return validateLabs(rest, write);
+    default:
+      usage(sub ? `unknown lab command "${sub}"` : "lab needs a command: ls, validate");
+  }
+}
+
 /** Provisioning progress on stderr: `[  447 ms] agents: ...`. */
 function printPhase(p: Phase): void {
   process.stderr.write(`[${String(p.ms).padStart(5)} ms] ${p.phase}${p.detail ? ": " + p.detail : ""}\n`);
@@ -215,12 +228,8 @@ async function main(argv: string[]): Promise<number> {
       );
       return 0;
     }
-    case "lab": {
-      if (args[0] !== "ls") usage("lab ls");
-      const labs = existsSync(labsRoot) ? readdirSync(labsRoot).filter((d) => existsSync(path.join(labsRoot, d, "README.md"))) : [];
-      process.stdout.write(labs.join("\n") + "\n");
-      return 0;
-    }
+    case "lab":
+      return lab(args);
     default:
       usage(`unknown command "${cmd}"`);
   }

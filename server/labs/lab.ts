@@ -1,72 +1,26 @@
-import { readFile, realpath, stat } from "node:fs/promises";
-import path from "node:path";
-import { z } from "zod";
-import { FaultlineError } from "../errors.js";
-import { labsRoot } from "../paths.js";
-import { faultSpecSchema } from "../sim/faults/schema.js";
-import { parseLocatedYaml, parseWithSchema, locate, type LocatedYaml } from "./yaml-errors.js";
-
 /**
- * The part of a lab's front matter the sandbox needs: topology, inventory and faults.
- * The full lab format (objectives, hints, solutions) is documented in docs/lab-format.md.
+ * The lab loader: `labs/<id>/README.md` is YAML front matter (docs/lab-format.md, declared in
+ * schema.ts) and markdown instructions. `loadLab` returns the whole lab or every problem found, each
+ * at its file:line:column with a fix; `loadLabSandboxSpec` reads only what a sandbox needs and throws
+ * the first problem in that part, so a lab in progress can still be brought up.
  */
-const nodeSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/, "node names are lowercase DNS labels up to 32 characters"),
-  role: z.enum(["control-plane", "worker"]).default("worker"),
-  /** `count: 6` with name `worker` expands to worker-1 .. worker-6. */
-  count: z.number().int().min(1).max(50).optional(),
-});
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { z } from "zod";
+import { objectiveSchema } from "../checks/schema.js";
+import { FaultlineError } from "../errors.js";
+import { labsRoot, projectRoot } from "../paths.js";
+import { faultSpecSchema, type FaultSpec } from "../sim/faults/schema.js";
+import { checksIn, clusterProblems, faultTopologyProblems, objectiveProblems } from "./consistency.js";
+import { conceptProblems, provisioningProblems, shown, solutionProblems, workspaceProblems, type WorkspacePaths } from "./files.js";
+import { checkProblems, faultProblems, isMapping, problemsFromZod, type LabProblem, type Path, type ProblemContext } from "./problems.js";
+import { labFrontMatterSchema, sandboxFrontMatterSchema, type ClusterSpec, type LabFrontMatter } from "./schema.js";
+import { YAML_SYNTAX_HINT, locate, readLocatedYaml } from "./yaml-errors.js";
 
-const podSchema = z.strictObject({
-  namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/),
-  name: z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/).max(63),
-  node: z.string(),
-  labels: z.record(z.string(), z.string()).default({}),
-});
+export { clusterSchema, nodeNames, type ClusterSpec, type LabFrontMatter } from "./schema.js";
+export type { LabProblem } from "./problems.js";
 
-const servicePortSchema = z.strictObject({
-  name: z.string().optional(),
-  port: z.number().int().min(1).max(65535),
-  targetPort: z.number().int().min(1).max(65535).optional(),
-  protocol: z.enum(["TCP", "UDP"]).default("TCP"),
-});
-
-const serviceSchema = z.strictObject({
-  namespace: z.string(),
-  name: z.string().regex(/^[a-z]([a-z0-9-]*[a-z0-9])?$/).max(63),
-  clusterIP: z.string().optional(),
-  selector: z.record(z.string(), z.string()).default({}),
-  /** Endpoints that are not pods, e.g. the `kubernetes` Service pointing at the control plane. */
-  nodeEndpoints: z.array(z.string()).default([]),
-  ports: z.array(servicePortSchema).min(1),
-});
-
-export const clusterSchema = z.strictObject({
-  /** kubespray version whose defaults and semantics apply, e.g. v2.19. */
-  kubespray: z.string().default("v2.19"),
-  /** The VMs' network (Terraform's subnet): .1 is the gateway, nodes get .10 upwards in order. */
-  nodeNetwork: z.string().default("192.168.10.0/24"),
-  nodes: z.array(nodeSchema).min(1),
-  /** Ansible inventory folder (group_vars/...) relative to the lab folder. */
-  inventory: z.string(),
-  /** The order in which calico-node starts on the nodes and so claims blocks. Default: node order. */
-  blockClaimOrder: z.array(z.string()).optional(),
-  addons: z.array(z.string()).default([]),
-  pods: z.array(podSchema).default([]),
-  services: z.array(serviceSchema).default([]),
-});
-
-const frontMatterSchema = z.looseObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
-  title: z.string(),
-  cluster: clusterSchema,
-  workspace: z.string().default("files/"),
-  faults: z.array(faultSpecSchema).default([]),
-});
-
-export type ClusterSpec = z.infer<typeof clusterSchema>;
-export type LabFrontMatter = z.infer<typeof frontMatterSchema>;
-
+/** What a sandbox needs from a lab: topology, inventory and faults. */
 export interface LabSandboxSpec {
   id: string;
   title: string;
@@ -75,89 +29,193 @@ export interface LabSandboxSpec {
   workspaceDir: string;
   /** Inventory folder relative to the workspace (that is where the trainee edits it). */
   inventoryInWorkspace: string;
-  faults: LabFrontMatter["faults"];
-}
-
-/** Splits `---\n<yaml>\n---\n<markdown>`; returns the YAML and the line it starts on. */
-export function splitFrontMatter(file: string, text: string): { yaml: string; lineOffset: number; body: string } {
-  const m = /^---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/.exec(text);
-  if (!m) {
-    throw new FaultlineError(
-      `${file}:1:1: no front matter`,
-      "start the file with a line `---`, the lab's YAML (id, title, cluster, ...), then a line `---`",
-    );
-  }
-  return { yaml: m[1]!, lineOffset: 1, body: text.slice(m[0].length) };
-}
-
-/** Loads `labs/<id>/README.md` (or a folder path) and returns what a sandbox needs from it. */
-export async function loadLabSandboxSpec(idOrDir: string): Promise<LabSandboxSpec> {
-  const dir = idOrDir.includes("/") ? path.resolve(idOrDir) : path.join(labsRoot, idOrDir);
-  const file = path.join(dir, "README.md");
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch {
-    throw new FaultlineError(`lab "${idOrDir}" not found (no ${file})`, "run `faultline lab ls` for the bundled labs, or pass a lab folder path");
-  }
-  const rel = path.relative(process.cwd(), file) || file;
-  const fm = splitFrontMatter(rel, text);
-  const y = parseLocatedYaml(rel, fm.yaml, fm.lineOffset);
-  const data = parseWithSchema(y, frontMatterSchema, "see docs/lab-format.md for the keys a lab may set");
-
-  checkTopology(y, data.cluster);
-
-  const workspaceDir = path.resolve(dir, data.workspace);
-  const inventoryDir = path.resolve(dir, data.cluster.inventory);
-  const outside = (from: string, to: string) => {
-    const rel = path.relative(from, to);
-    return rel === ".." || rel.startsWith(".." + path.sep) || path.isAbsolute(rel);
-  };
-  const notInside = () =>
-    new FaultlineError(
-      `${locate(y, ["cluster", "inventory"])}: the inventory must live inside the workspace (${data.workspace}) so the trainee can edit it`,
-      `move it under ${data.workspace}`,
-    );
-  if (outside(workspaceDir, inventoryDir)) throw notInside();
-  for (const [key, p] of [["workspace", workspaceDir], ["cluster.inventory", inventoryDir]] as const) {
-    const st = await stat(p).catch(() => null);
-    if (!st?.isDirectory()) {
-      throw new FaultlineError(`${locate(y, key.split("."))}: ${key} folder ${path.relative(dir, p)} does not exist in ${dir}`, "create it or fix the path");
-    }
-  }
-  // Symlinks are resolved too: the workspace is copied into the sandbox, a link out of it would not be.
-  if (outside(await realpath(workspaceDir), await realpath(inventoryDir))) throw notInside();
-  const inventoryInWorkspace = path.relative(workspaceDir, inventoryDir);
-  return { id: data.id, title: data.title, dir, cluster: data.cluster, workspaceDir, inventoryInWorkspace, faults: data.faults };
-}
-
-/** The names one `nodes` entry stands for: `{name: worker, count: 6}` is worker-1 .. worker-6. */
-export function nodeNames(n: ClusterSpec["nodes"][number]): string[] {
-  return n.count === undefined ? [n.name] : Array.from({ length: n.count }, (_, k) => `${n.name}-${k + 1}`);
+  faults: FaultSpec[];
 }
 
 /**
- * Topology mistakes the schema cannot see, reported at their line: a node named twice after `count`
- * expansion, pods or the claim order naming nodes that do not exist.
+ * A valid lab: its front matter with defaults filled in (durations in milliseconds), the markdown
+ * body, and the paths its keys resolve to.
+ *
+ * @example
+ * const res = await loadLab("webhook-to-kernel");
+ * if (res.ok) res.lab.solutionDirs; // ["/srv/faultline/labs/webhook-to-kernel/solution"]
  */
-function checkTopology(y: LocatedYaml, cluster: ClusterSpec): void {
-  const names: string[] = [];
-  cluster.nodes.forEach((n, i) => {
-    for (const name of nodeNames(n)) {
-      if (names.includes(name)) {
-        throw new FaultlineError(
-          `${locate(y, ["cluster", "nodes", i])}: node "${name}" is declared twice (after count expansion)`,
-          "give every node a unique name; {name: worker, count: 2} makes worker-1 and worker-2",
-        );
-      }
-      names.push(name);
-    }
+export interface Lab extends LabFrontMatter, WorkspacePaths {
+  dir: string;
+  /** The README.md the lab was read from. */
+  readme: string;
+  /** The instructions: markdown after the front matter. */
+  body: string;
+  /** Absolute folders, one per `solutions` entry, each holding an executable solve.sh. */
+  solutionDirs: string[];
+  /** Absolute paths of the `concepts` pages. */
+  conceptPages: string[];
+}
+
+export type LabLoadResult = { ok: true; lab: Lab } | { ok: false; dir: string; errors: LabProblem[] };
+
+export interface LoadOptions {
+  /** Where bare ids are looked up; default labs/ in the project. */
+  labsRoot?: string;
+  /** Where concept pages live (`<contentRoot>/concepts/<id>.md`); default content/ in the project. */
+  contentRoot?: string;
+}
+
+/** A lab that cannot be served: the first problem as the message, all of them in `problems`. */
+export class LabInvalidError extends FaultlineError {
+  constructor(readonly problems: LabProblem[]) {
+    const first = problems[0]!;
+    // A problem with no line (a lab that is not there) reads better without its folder in front.
+    super(position(first.location)[1] ? `${first.location}: ${first.message}` : first.message, first.hint);
+    this.name = "LabInvalidError";
+  }
+}
+
+/** A bare id is a folder of `root`; anything with a slash is a folder path. */
+export function labDir(idOrDir: string, root = labsRoot): string {
+  return idOrDir.includes("/") ? path.resolve(idOrDir) : path.join(root, idOrDir);
+}
+
+const FRONT_MATTER = /^---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/;
+const NO_FRONT_MATTER_HINT = "start the file with a line `---`, the lab's YAML (id, title, cluster, ...), then a line `---`";
+
+/** Splits `---\n<yaml>\n---\n<markdown>`; returns the YAML and the line it starts on. */
+export function splitFrontMatter(file: string, text: string): { yaml: string; lineOffset: number; body: string } {
+  const m = FRONT_MATTER.exec(text);
+  if (!m) throw new FaultlineError(`${file}:1:1: no front matter`, NO_FRONT_MATTER_HINT);
+  return { yaml: m[1]!, lineOffset: 1, body: text.slice(m[0].length) };
+}
+
+/** The README read and its front matter parsed as YAML; or the problems that stopped it. */
+async function readLab(dir: string): Promise<{ readme: string; ctx: ProblemContext; body: string } | { problems: LabProblem[] }> {
+  const readme = path.join(dir, "README.md");
+  const file = shown(readme);
+  const text = await readFile(readme, "utf8").catch(() => null);
+  if (text === null) {
+    return { problems: [{ location: shown(dir), message: `lab "${path.basename(dir)}" not found (no ${readme})`, hint: "run `faultline lab ls` for the bundled labs, or pass a lab folder path" }] };
+  }
+  const m = FRONT_MATTER.exec(text);
+  if (!m) return { problems: [{ location: `${file}:1:1`, message: "no front matter", hint: NO_FRONT_MATTER_HINT }] };
+  const { y, errors } = readLocatedYaml(file, m[1]!, 1);
+  // Only the first: what a YAML parser says after a syntax error is mostly that error's echo.
+  if (errors[0]) return { problems: [{ ...errors[0], hint: YAML_SYNTAX_HINT }] };
+  const root: unknown = y.doc.toJS();
+  if (!isMapping(root)) {
+    return { problems: [{ location: locate(y, []), message: "the front matter is not a mapping of keys", hint: "write `key: value` lines: id, title, cluster, ... (see docs/lab-format.md)" }] };
+  }
+  return { readme, ctx: { y, root }, body: text.slice(m[0].length) };
+}
+
+/**
+ * zod's issues for the whole front matter, except inside checks and faults: those are validated by
+ * kind (problems.ts), which says "unknown check kind kubee; did you mean kube?" where zod would say
+ * "Invalid input".
+ */
+function schemaProblems(ctx: ProblemContext, schema: z.ZodType): LabProblem[] {
+  const root = ctx.root as Record<string, unknown>;
+  const res = schema.safeParse(root);
+  const list = (key: string): unknown[] => (Array.isArray(root[key]) ? (root[key] as unknown[]) : []);
+  const faults = list("faults");
+  // The sandbox's schema has no objectives: their checks are not its business.
+  const checked = schema === labFrontMatterSchema ? list("objectives").map((o) => (isMapping(o) ? o["check"] : undefined)) : [];
+  const byKind = (p: Path) =>
+    (p[0] === "faults" && typeof p[1] === "number" && p[1] < faults.length) ||
+    (p[0] === "objectives" && typeof p[1] === "number" && p[2] === "check" && checked[p[1]] !== undefined);
+  const issues = (res.error?.issues ?? []).filter((i) => !byKind(i.path as Path));
+  return [
+    ...problemsFromZod(ctx, schema, [], root, issues, (p) => `see \`${String(p[0] ?? "the front matter")}\` in docs/lab-format.md`),
+    ...faults.flatMap((f, i) => faultProblems(ctx, f, ["faults", i])),
+    ...checked.flatMap((c, i) => (c === undefined ? [] : checkProblems(ctx, c, ["objectives", i, "check"]))),
+  ];
+}
+
+/** The entries of the list at `key` that pass `schema`, with their indices. */
+function validItems<T>(root: Record<string, unknown>, key: string, schema: z.ZodType<T>): Array<[number, T]> {
+  const list = root[key];
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((v, i): Array<[number, T]> => {
+    const res = schema.safeParse(v);
+    return res.success ? [[i, res.data]] : [];
   });
-  const known = `nodes are ${names.join(", ")}`;
-  cluster.pods.forEach((p, i) => {
-    if (!names.includes(p.node)) throw new FaultlineError(`${locate(y, ["cluster", "pods", i, "node"])}: pod ${p.namespace}/${p.name} is on node "${p.node}", which does not exist`, known);
-  });
-  (cluster.blockClaimOrder ?? []).forEach((n, i) => {
-    if (!names.includes(n)) throw new FaultlineError(`${locate(y, ["cluster", "blockClaimOrder", i])}: node "${n}" does not exist`, known);
-  });
+}
+
+/** The value of top-level `key` if it passes its own schema (defaults applied), else undefined. */
+function validPart<K extends keyof LabFrontMatter>(root: Record<string, unknown>, key: K): LabFrontMatter[K] | undefined {
+  const res = labFrontMatterSchema.shape[key].safeParse(root[key]);
+  return res.success ? (res.data as LabFrontMatter[K]) : undefined;
+}
+
+/** "file:12:5" → [file, 12, 5], for sorting problems in reading order. */
+function position(location: string): [string, number, number] {
+  const m = /^(.*?):(\d+):(\d+)$/.exec(location);
+  return m ? [m[1]!, Number(m[2]), Number(m[3])] : [location, 0, 0];
+}
+
+function inReadingOrder(problems: LabProblem[]): LabProblem[] {
+  return problems
+    .map((p) => ({ p, at: position(p.location) }))
+    .sort((a, b) => a.at[0].localeCompare(b.at[0]) || a.at[1] - b.at[1] || a.at[2] - b.at[2])
+    .map(({ p }) => p);
+}
+
+/**
+ * Loads `labs/<id>/README.md` (or a lab folder path) with every problem collected: syntax, keys and
+ * types (with "did you mean"), names the cluster lacks, duplicate objective ids, regexes, durations,
+ * CIDRs, missing files, and what kubespray and the faults would make of the inventory.
+ */
+export async function loadLab(idOrDir: string, opts: LoadOptions = {}): Promise<LabLoadResult> {
+  const dir = labDir(idOrDir, opts.labsRoot);
+  const src = await readLab(dir);
+  if ("problems" in src) return { ok: false, dir, errors: src.problems };
+  const { ctx } = src;
+  const root = ctx.root as Record<string, unknown>;
+  const problems = schemaProblems(ctx, labFrontMatterSchema);
+
+  const id = validPart(root, "id");
+  if (id !== undefined && id !== path.basename(dir)) {
+    problems.push({ location: locate(ctx.y, ["id"]), message: `id: "${id}" is not the lab's folder name (${path.basename(dir)})`, hint: "name the folder after the id: the id is the lab's address" });
+  }
+  const cluster = validPart(root, "cluster");
+  const topology = cluster && clusterProblems(ctx, cluster);
+  const faults = validItems(root, "faults", faultSpecSchema);
+  const objectives = validItems(root, "objectives", objectiveSchema);
+  problems.push(...(topology?.problems ?? []), ...objectiveProblems(ctx, objectives, topology?.topo));
+  if (topology) problems.push(...faultTopologyProblems(ctx, faults, topology.topo));
+
+  const workspace = validPart(root, "workspace");
+  const ws = workspace !== undefined && cluster ? await workspaceProblems(ctx, dir, workspace, cluster.inventory) : undefined;
+  const writeupObjective = objectives.find(([, o]) => checksIn(o.check).some((c) => "writeup" in c))?.[1].id;
+  const solutions = validPart(root, "solutions");
+  const sol = solutions && (await solutionProblems(ctx, dir, solutions, { given: root["solutions"] !== undefined, workspaceDir: ws?.paths?.workspaceDir, writeupObjective }));
+  const concepts = validPart(root, "concepts");
+  const con = concepts && (await conceptProblems(ctx, concepts, opts.contentRoot ?? path.join(projectRoot, "content")));
+  problems.push(...(ws?.problems ?? []), ...(sol?.problems ?? []), ...(con?.problems ?? []));
+
+  // The dry run is only meaningful (and its errors only helpful) once the rest is right.
+  if (!problems.length && cluster && ws?.paths && id !== undefined) {
+    const inventoryDir = path.join(ws.paths.workspaceDir, ws.paths.inventoryInWorkspace);
+    problems.push(...(await provisioningProblems(ctx, { id, cluster, inventoryDir, faults })));
+  }
+  if (problems.length) return { ok: false, dir, errors: inReadingOrder(problems) };
+
+  const data = labFrontMatterSchema.parse(root);
+  return { ok: true, lab: { ...data, ...ws!.paths!, dir, readme: src.readme, body: src.body, solutionDirs: sol!.solutionDirs, conceptPages: con!.conceptPages } };
+}
+
+/** Loads the part of `labs/<id>/README.md` (or a folder path) a sandbox needs; throws its first problem. */
+export async function loadLabSandboxSpec(idOrDir: string): Promise<LabSandboxSpec> {
+  const dir = labDir(idOrDir);
+  const src = await readLab(dir);
+  if ("problems" in src) throw new LabInvalidError(src.problems);
+  const { ctx } = src;
+  const problems = schemaProblems(ctx, sandboxFrontMatterSchema);
+  const res = sandboxFrontMatterSchema.safeParse(ctx.root);
+  if (!res.success) throw new LabInvalidError(inReadingOrder(problems));
+  const data = res.data;
+  const topology = clusterProblems(ctx, data.cluster);
+  problems.push(...topology.problems, ...faultTopologyProblems(ctx, [...data.faults.entries()], topology.topo));
+  const ws = await workspaceProblems(ctx, dir, data.workspace, data.cluster.inventory);
+  problems.push(...ws.problems);
+  if (problems.length || !ws.paths) throw new LabInvalidError(inReadingOrder(problems));
+  return { id: data.id, title: data.title, dir, cluster: data.cluster, ...ws.paths, faults: data.faults };
 }
