@@ -4,7 +4,8 @@
  * (kubespray's evaluation of the inventory, the plan, each fault against it) without namespaces.
  */
 import { constants } from "node:fs";
-import { access, cp, mkdtemp, readdir, realpath, rm, stat } from "node:fs/promises";
+import { access, cp, mkdtemp, readdir, readFile, realpath, rm, stat } from "node:fs/promises";
+import { parseAllDocuments } from "yaml";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { FaultlineError } from "../errors.js";
@@ -188,4 +189,43 @@ export async function provisioningProblems(
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Each manifest is a YAML file inside the lab folder whose documents are Kubernetes objects (apiVersion,
+ * kind, metadata.name). Returns their texts in order, for the sandbox to apply after every build.
+ */
+export async function manifestProblems(ctx: ProblemContext, dir: string, manifests: readonly string[]): Promise<{ problems: LabProblem[]; texts: string[] }> {
+  const problems: LabProblem[] = [];
+  const texts: string[] = [];
+  for (const [i, rel] of manifests.entries()) {
+    const at = locate(ctx.y, ["manifests", i]);
+    const file = path.resolve(dir, rel);
+    if (outside(dir, file)) {
+      problems.push({ location: at, message: `manifest ${rel} is outside the lab folder`, hint: "keep the lab's manifests in its folder, e.g. setup/" });
+      continue;
+    }
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch {
+      problems.push({ location: at, message: `manifest ${rel} does not exist in ${shown(dir)}`, hint: "create it or fix the path" });
+      continue;
+    }
+    const docs = parseAllDocuments(text);
+    const docList = Array.isArray(docs) ? docs : [docs];
+    const bad = docList.flatMap((d, n) => {
+      if (d.errors.length) return [`document ${n + 1}: not valid YAML: ${d.errors[0]!.message.split("\n")[0]}`];
+      const o = d.toJS() as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } } | null;
+      if (o === null) return [];
+      if (typeof o.apiVersion !== "string" || typeof o.kind !== "string" || typeof o.metadata?.name !== "string") return [`document ${n + 1} is not a Kubernetes object (apiVersion, kind and metadata.name are required)`];
+      return [];
+    });
+    if (bad.length) {
+      problems.push({ location: at, message: `manifest ${rel}: ${bad[0]}`, hint: "each YAML document must be a Kubernetes object, as `kubectl apply -f` takes it" });
+      continue;
+    }
+    texts.push(text);
+  }
+  return { problems, texts };
 }

@@ -12,7 +12,7 @@ import { FaultlineError } from "../errors.js";
 import { labsRoot, projectRoot } from "../paths.js";
 import { faultSpecSchema, type FaultSpec } from "../sim/faults/schema.js";
 import { checksIn, clusterProblems, faultTopologyProblems, objectiveProblems } from "./consistency.js";
-import { conceptProblems, provisioningProblems, shown, solutionProblems, workspaceProblems, type WorkspacePaths } from "./files.js";
+import { conceptProblems, manifestProblems, provisioningProblems, shown, solutionProblems, workspaceProblems, type WorkspacePaths } from "./files.js";
 import { checkProblems, faultProblems, isMapping, problemsFromZod, type LabProblem, type Path, type ProblemContext } from "./problems.js";
 import { labFrontMatterSchema, sandboxFrontMatterSchema, type ClusterSpec, type LabFrontMatter } from "./schema.js";
 import { YAML_SYNTAX_HINT, locate, readLocatedYaml } from "./yaml-errors.js";
@@ -30,6 +30,8 @@ export interface LabSandboxSpec {
   /** Inventory folder relative to the workspace (that is where the trainee edits it). */
   inventoryInWorkspace: string;
   faults: FaultSpec[];
+  /** The texts of the lab's `manifests`, in order: applied through the API server after every build. */
+  manifests: string[];
 }
 
 /**
@@ -189,7 +191,9 @@ export async function loadLab(idOrDir: string, opts: LoadOptions = {}): Promise<
   const sol = solutions && (await solutionProblems(ctx, dir, solutions, { given: root["solutions"] !== undefined, workspaceDir: ws?.paths?.workspaceDir, writeupObjective }));
   const concepts = validPart(root, "concepts");
   const con = concepts && (await conceptProblems(ctx, concepts, opts.contentRoot ?? path.join(projectRoot, "content")));
-  problems.push(...(ws?.problems ?? []), ...(sol?.problems ?? []), ...(con?.problems ?? []));
+  const manifests = validPart(root, "manifests");
+  const man = manifests && (await manifestProblems(ctx, dir, manifests));
+  problems.push(...(ws?.problems ?? []), ...(sol?.problems ?? []), ...(con?.problems ?? []), ...(man?.problems ?? []));
 
   // The dry run is only meaningful (and its errors only helpful) once the rest is right.
   if (!problems.length && cluster && ws?.paths && id !== undefined) {
@@ -215,7 +219,8 @@ export async function loadLabSandboxSpec(idOrDir: string): Promise<LabSandboxSpe
   const topology = clusterProblems(ctx, data.cluster);
   problems.push(...topology.problems, ...faultTopologyProblems(ctx, [...data.faults.entries()], topology.topo));
   const ws = await workspaceProblems(ctx, dir, data.workspace, data.cluster.inventory);
-  problems.push(...ws.problems);
+  const man = await manifestProblems(ctx, dir, data.manifests);
+  problems.push(...ws.problems, ...man.problems);
   if (problems.length || !ws.paths) throw new LabInvalidError(inReadingOrder(problems));
-  return { id: data.id, title: data.title, dir, cluster: data.cluster, ...ws.paths, faults: data.faults };
+  return { id: data.id, title: data.title, dir, cluster: data.cluster, ...ws.paths, faults: data.faults, manifests: man.texts };
 }

@@ -96,6 +96,11 @@ const sandboxShape = {
   /** The trainee's workspace, relative to the lab folder: copied to ~/workspace on every node. */
   workspace: z.string().min(1).default("files/"),
   faults: z.array(faultSpecSchema).default([]),
+  /**
+   * Kubernetes objects applied through the API server after every build, in order: the lab's starting
+   * state (a NetworkPolicy, a Deployment scaled to zero...). YAML files relative to the lab folder.
+   */
+  manifests: z.array(z.string().min(1)).default([]),
 };
 
 /** Every key a lab's front matter may set, in the order docs/lab-format.md documents them. */
@@ -113,6 +118,7 @@ export const labFrontMatterSchema = z.strictObject({
   cluster: sandboxShape.cluster,
   workspace: sandboxShape.workspace,
   faults: sandboxShape.faults,
+  manifests: sandboxShape.manifests,
   /** In suggested order; ids unique. */
   objectives: z.array(objectiveSchema).min(1),
   hints: z.array(hintSchema).default([]),

@@ -129,6 +129,7 @@ export class SimDriver {
         inventoryDir: path.join(p.workspace, lab.inventoryInWorkspace),
         inventoryDisplayRoot: path.join("workspace", lab.inventoryInWorkspace),
         faults: lab.faults,
+        manifests: lab.manifests,
         box: p.box,
         etcBase: await this.etcBaseOnce(),
       };

@@ -56,6 +56,8 @@ export const supervisorSpecSchema = z.object({
   inventoryDir: z.string(),
   inventoryDisplayRoot: z.string(),
   faults: z.array(faultSpecSchema),
+  /** The lab's starting Kubernetes objects (YAML texts), applied after every build. */
+  manifests: z.array(z.string()).default([]),
   box: z.string(),
   /** The shared, read-only /etc of all sandboxes of this data directory (rootfs.ts ensureEtcBase). */
   etcBase: z.string(),

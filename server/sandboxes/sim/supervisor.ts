@@ -135,6 +135,30 @@ class Supervisor {
     this.readyAt = new Date().toISOString();
     this.writeReady();
     await this.startNodeAgents(plan);
+    if (spec.manifests.length) {
+      report("manifests", `${spec.manifests.length} file(s) of the lab's starting objects`);
+      await this.applyManifests(plan, spec.manifests);
+    }
+  }
+
+  /** The lab's starting objects, with the real kubectl as the admin: what a lab author wrote is what a trainee sees. */
+  private async applyManifests(plan: ClusterPlan, texts: string[]): Promise<void> {
+    const cp = plan.nodes.find((n) => n.role === "control-plane");
+    if (!cp) return;
+    const home = path.join(this.spec.box, "tmp", "kubectl-home");
+    mkdirSync(home, { recursive: true });
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn("kubectl", ["apply", "-f", "-"], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, KUBECONFIG: this.paths.adminConf(cp.name) },
+        stdio: ["pipe", "ignore", "pipe"],
+      });
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      child.on("error", (e) => reject(new FaultlineError(`cannot run kubectl: ${e.message}`, "install kubectl (see README)")));
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new FaultlineError(`the lab's manifests were refused: ${err.trim()}`, "fix the lab's manifests; `faultline lab validate` checks their syntax, the API server their content"))));
+      child.stdin.on("error", () => {});
+      child.stdin.end(texts.join("\n---\n"));
+    });
   }
 
   /** The kubelets and kube-proxy: from here on, pods and Services follow the API server. */

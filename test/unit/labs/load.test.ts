@@ -33,7 +33,7 @@ const MISTAKES: Array<[name: string, where: string, message: string, hint: RegEx
   ["no-front-matter", "1:1", "no front matter", /^start the file with a line `---`/],
   ["front-matter-not-yaml", "5:1", "not valid YAML: Tabs are not allowed as indentation", /fix the YAML syntax at that position/],
   ["front-matter-not-a-mapping", "2:1", "the front matter is not a mapping of keys", /key: value/],
-  ["unknown-key-typo", "16:1", 'unknown key "objectves"; did you mean "objectives"?', /^the front matter takes id, title, summary, level, duration, tags, drivers, cluster, workspace, faults, objectives, hints, solutions, concepts, writeup$/],
+  ["unknown-key-typo", "16:1", 'unknown key "objectves"; did you mean "objectives"?', /^the front matter takes id, title, summary, level, duration, tags, drivers, cluster, workspace, faults, manifests, objectives, hints, solutions, concepts, writeup$/],
   ["unknown-key-objective", "22:5", 'objectives.1: unknown key "chek"; did you mean "check"?', /^objectives\.1 takes id, title, check, initiallyFailing$/],
   ["unknown-check-kind", "22:13", 'objectives.1.check: unknown check kind "kubee"; did you mean kube?', /^check kinds: kube, probe, exec, file, ipam, writeup, all, any, not \(see "Checks" in docs\/lab-format\.md\)$/],
   ["unknown-check-key", "22:71", 'objectives.1.check.kube: unknown key "nme"; did you mean "name"?', /^objectives\.1\.check\.kube takes apiVersion, kind, namespace, name, labelSelector, match, absent, count$/],
@@ -63,6 +63,8 @@ const MISTAKES: Array<[name: string, where: string, message: string, hint: RegEx
   ["writeup-without-model", "2:1", `${rel(path.join(fixtures, "writeup-without-model", "solution", "writeup.md"))} does not exist, but objective blocks-disjoint checks the write-up`, /model write-up/],
   ["unknown-concept", "26:12", `concepts.0: no concept page ${rel(path.join(projectRoot, "content", "concepts", "no-such-concept.md"))}: there is no ${rel(path.join(projectRoot, "content", "concepts"))}/ folder yet`, /write .*no-such-concept\.md, or remove "no-such-concept" from concepts/],
   ["fault-variable-not-set", "15:5", "faults.0: inventory-typo: no group_vars file sets kube_service_addresses; searched group_vars/k8s_cluster/k8s-cluster.yml", /set kube_service_addresses in the lab's inventory/],
+  ["manifest-missing", "13:13", `manifest setup/missing.yaml does not exist in ${rel(path.join(fixtures, "manifest-missing"))}`, /^create it or fix the path$/],
+  ["manifest-not-an-object", "13:13", "manifest setup/broken.yaml: document 1 is not a Kubernetes object (apiVersion, kind and metadata.name are required)", /kubectl apply -f/],
   ["pool-too-small", "7:14", "cluster.inventory: kubespray v2.19 default: kube_network_node_prefix = 24 is shorter than kube_pods_subnet's /26: kube-controller-manager cannot split the pod subnet into /24 node ranges", /node prefix of at least 26/],
 ];
 
