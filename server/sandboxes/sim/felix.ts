@@ -28,6 +28,7 @@ export class Felix {
   #timer: NodeJS.Timeout | null = null;
   #syncing: Promise<void> = Promise.resolve();
   #stopped = false;
+  #synced = false;
   /** Whether any policy chains may be in the kernel (set by the first render with policies). */
   #programmed = false;
   #last = "";
@@ -42,6 +43,8 @@ export class Felix {
     this.#namespaces = startInformer(this.#rt.client, { path: "/api/v1/namespaces", onEvent });
     this.#pods = startInformer(this.#rt.client, { path: "/api/v1/pods", onEvent });
     await Promise.all([this.#policies.synced, this.#namespaces.synced, this.#pods.synced]);
+    // Only now: a render from half-listed state would drop traffic of pods it has not seen yet.
+    this.#synced = true;
     this.dirty();
   }
 
@@ -60,7 +63,7 @@ export class Felix {
 
   /** Something that policies depend on changed (the kubelet calls this when a pod's network comes or goes). */
   dirty(): void {
-    if (this.#stopped || this.#timer) return;
+    if (this.#stopped || !this.#synced || this.#timer) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#syncing = this.#syncing.then(() => this.#sync()).catch((e: unknown) => this.#rt.log.warn("felix.sync_failed", { error: (e as Error).message }));

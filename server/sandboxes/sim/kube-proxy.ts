@@ -78,6 +78,7 @@ export class KubeProxy {
   #endpoints: Informer | null = null;
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
+  #synced = false;
   #syncing: Promise<void> = Promise.resolve();
   #last = "";
 
@@ -91,6 +92,9 @@ export class KubeProxy {
     this.#services = startInformer(this.#rt.client, { path: "/api/v1/services", onEvent });
     this.#endpoints = startInformer(this.#rt.client, { path: "/api/v1/endpoints", onEvent });
     await Promise.all([this.#services.synced, this.#endpoints.synced]);
+    // Only now: a sync between the two first lists would see Services without their Endpoints and
+    // REJECT traffic to every one of them for a moment.
+    this.#synced = true;
     this.#dirty();
   }
 
@@ -109,7 +113,7 @@ export class KubeProxy {
   }
 
   #dirty(): void {
-    if (this.#stopped || this.#timer) return;
+    if (this.#stopped || !this.#synced || this.#timer) return;
     // Coalesces a burst (a Deployment's pods becoming ready one by one) into one iptables-restore per node.
     this.#timer = setTimeout(() => {
       this.#timer = null;
