@@ -11,14 +11,15 @@ import { admittingStore, type Admission } from "./admission.js";
 import { bodyFormat, decodeBody, readBody, requireObject } from "./body.js";
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiVersions, resourceList, versionInfo } from "./discovery.js";
 import { contentTypeOf, negotiate, type Representation } from "./negotiate.js";
-import { bodySchema, deleteOptionsSchema, isRecord, type KObject } from "./objects.js";
+import { bindPod, parseBinding } from "./binding.js";
+import { bodySchema, deleteOptionsSchema, isRecord, type DeleteOptions, type KObject } from "./objects.js";
 import { patchSchemaFor } from "./openapi/patch-meta.js";
 import { serveOpenApi } from "./openapi/serve.js";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.js";
 import { groupVersion, type ResourceType, type TypeRegistry } from "./resources.js";
 import { formatLabelSelector, parseFieldSelector, parseLabelSelector, type FieldSelector, type LabelSelector } from "./selectors.js";
 import { ApiError, badRequest, deletedStatus, internalError, invalid, methodNotAllowed, pathNotFound, unauthorized, unsupportedMediaType } from "./status.js";
-import type { Store } from "./store.js";
+import type { PropagationPolicy, Store } from "./store.js";
 import { parseIncludeObject, partialObjectMetadata, toTable, type IncludeObject } from "./table.js";
 import { serveWatch, type WatchRegistry } from "./watch.js";
 import { serveLogs } from "./podlogs.js";
@@ -166,6 +167,7 @@ async function route(ctx: HandlerContext, req: IncomingMessage, res: ServerRespo
     if (seg[6] === "log") return serveLogs(ctx, req, res, url, seg[3]!, seg[5]!);
     // an exec that reaches here carried no Upgrade header (those go to the upgrade handler); kube-apiserver's words
     if (seg[6] === "exec") throw badRequest("Upgrade request required");
+    if (seg[6] === "binding") return binding(ctx, req, res, url, seg[3]!, seg[5]!);
   }
   const rr = parseResourcePath(seg, ctx.store.types);
   if (!rr) throw pathNotFound();
@@ -343,6 +345,9 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
     const repr = negotiate(req.headers.accept, { transforms: false });
     const options = await decodeDeleteOptions(req);
     const dryRun = query.dryRun || (options.dryRun ?? []).includes("All");
+    const policy = propagationPolicy(options, url);
+    // the admitting store hands its options through to the store, where the policy lands on the DELETED event
+    const deleteOpts = { dryRun, ...(policy ? { propagationPolicy: policy } : {}) };
     if (name === undefined) {
       // deletecollection of a namespaced type exists only inside a namespace, as in kube-apiserver's routes
       if (!t.verbs.includes("deletecollection") || (t.namespaced && namespace === undefined)) throw methodNotAllowed();
@@ -354,7 +359,7 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
       const deleted: KObject[] = [];
       for (const o of matching.items) {
         try {
-          deleted.push(await store.delete(t, o.metadata.namespace, o.metadata.name!, { dryRun }));
+          deleted.push(await store.delete(t, o.metadata.namespace, o.metadata.name!, deleteOpts));
         } catch (err) {
           // deleted concurrently: a collection delete does not fail for that; a webhook denial does
           if (!(err instanceof ApiError) || err.code !== 404) throw err;
@@ -363,7 +368,7 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
       const items = deleted.map(({ apiVersion: _a, kind: _k, ...rest }) => rest);
       return sendRepresentation(res, 200, { kind: `${t.kind}List`, apiVersion: groupVersion(t), metadata: { resourceVersion: store.resourceVersion() }, items }, repr);
     }
-    const gone = await store.delete(t, namespace, name, { ...(options.preconditions ? { preconditions: options.preconditions } : {}), dryRun });
+    const gone = await store.delete(t, namespace, name, { ...(options.preconditions ? { preconditions: options.preconditions } : {}), ...deleteOpts });
     // pods and namespaces are deleted gracefully on a real cluster: the answer is the object, marked for
     // deletion; everything else is gone at once and the answer is a Success Status
     if (t.kind === "Pod" || t.kind === "Namespace") {
@@ -398,6 +403,18 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
     return sendRepresentation(res, 200, updated, repr);
   }
   throw methodNotAllowed();
+}
+
+/** POST pods/<name>/binding (what a scheduler calls): the pod bound to the Binding's target node, 201 Success. */
+async function binding(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse, url: URL, namespace: string, name: string): Promise<void> {
+  if (req.method !== "POST") throw methodNotAllowed();
+  const format = bodyFormat(req.headers["content-type"]);
+  if (format !== "json" && format !== "yaml") throw unsupportedMediaType(req.headers["content-type"] ?? "", ["application/json", "application/yaml"]);
+  const raw = await readBody(req);
+  const b = parseBinding(decodeBody(raw, format, "Binding"), name);
+  const dryRun = url.searchParams.getAll("dryRun").includes("All");
+  bindPod(ctx.store, namespace, name, b.target, new Date(), b, dryRun);
+  send(res, 201, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 });
 }
 
 /** autoscaling/v1 Scale of a Deployment or ReplicaSet, as its scale subresource presents it. */
@@ -501,7 +518,19 @@ function expectedGoType(zodMessage: string): string {
   return m?.[1] ?? "value";
 }
 
-async function decodeDeleteOptions(req: IncomingMessage) {
+/**
+ * DeleteOptions.propagationPolicy (body, else the query parameter), or the deprecated orphanDependents;
+ * anything else is the 422 ValidateDeleteOptions gives.
+ */
+function propagationPolicy(options: DeleteOptions, url: URL): PropagationPolicy | undefined {
+  const sent = options.propagationPolicy ?? url.searchParams.get("propagationPolicy") ?? undefined;
+  const orphan = options.orphanDependents ?? (url.searchParams.has("orphanDependents") ? url.searchParams.get("orphanDependents") === "true" : undefined);
+  if (sent === undefined || sent === "") return orphan === undefined ? undefined : orphan ? "Orphan" : "Background";
+  if (sent === "Orphan" || sent === "Background" || sent === "Foreground") return sent;
+  throw invalid({ kind: "DeleteOptions", group: "meta.k8s.io" }, "", [{ field: "propagationPolicy", type: "FieldValueNotSupported", value: sent, detail: 'supported values: "Foreground", "Background", "Orphan"' }]);
+}
+
+async function decodeDeleteOptions(req: IncomingMessage): Promise<DeleteOptions> {
   const raw = await readBody(req);
   if (raw.length === 0 || raw.toString("utf8").trim() === "") return {};
   const format = bodyFormat(req.headers["content-type"]);

@@ -1,7 +1,8 @@
 /**
  * A Kubernetes-compatible API server for one sim sandbox: HTTPS with a per-instance CA and client
  * certificates, discovery, an in-memory store seeded from the sandbox plan, REST verbs, Table output and
- * watches — enough that the real kubectl cannot tell it from kube-apiserver for what the labs need.
+ * watches — enough that the real kubectl cannot tell it from kube-apiserver for what the labs need —
+ * plus, in the same process, the scheduler and kube-controller-manager's controllers (controllers/).
  *
  * It is a plain module: it listens wherever it is told (the sandbox runs it in the control-plane
  * namespace on `<cp address>:6443`; tests run it on 127.0.0.1:0) and knows nothing of namespaces.
@@ -21,6 +22,7 @@ import type { Logger } from "../../log.js";
 import { release } from "../kubespray/versions.js";
 import type { ClusterPlan } from "../plan.js";
 import { Admission, type AdmissionOptions } from "./admission.js";
+import { startControllers, type ControllerName } from "./controllers/index.js";
 import type { Duplex } from "node:stream";
 import { handleUpgrade } from "./exec.js";
 import { handle, type AuthResult, type HandlerContext } from "./handler.js";
@@ -55,6 +57,11 @@ export interface ApiServerOptions {
   logsDir?: string;
   /** Agent pids by target (`pod/<ns>/<name>`, from <box>/ready.json), for `kubectl exec`; without it exec is refused. */
   agents?: () => Record<string, number>;
+  /**
+   * The in-process controllers (scheduler, ReplicaSet, Deployment, DaemonSet, Endpoints, EndpointSlice,
+   * garbage collector): true (default) runs them all, a list only those, false none (a frozen store).
+   */
+  controllers?: boolean | ControllerName[];
 }
 
 /** A running API server. */
@@ -65,6 +72,8 @@ export interface ApiServer {
   kubeconfig(server: string): string;
   /** The object store behind the REST API, for controllers and grading in the same process. */
   store: Store;
+  /** Resolves once the controllers have no work queued (at once when they do not run). */
+  settled(): Promise<void>;
   /** The cluster CA certificate (PEM). */
   caCert: string;
   /** Ends watches, closes connections and stops listening. */
@@ -119,6 +128,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }
   });
   seedFromPlan(store, opts.plan, { kubeVersion, caCert: pki.ca.cert, createdAt: opts.createdAt ?? new Date() });
+  const wanted = opts.controllers ?? true;
+  const controllers = wanted === false ? undefined : startControllers(store, { log, kubeVersion, ...(Array.isArray(wanted) ? { only: wanted } : {}) });
 
   const watches: WatchRegistry = new Set();
   let port = opts.port;
@@ -169,6 +180,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       });
     });
   } catch (err) {
+    controllers?.stop();
     throw withContext(`api server cannot listen on ${opts.host}:${opts.port}`, err);
   }
   const addr = server.address();
@@ -179,10 +191,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   return {
     port,
     store,
+    settled: () => controllers?.settled() ?? Promise.resolve(),
     caCert: pki.ca.cert,
     kubeconfig: (url: string) => kubeconfigYaml(url, pki.ca.cert, pki.admin),
     close: () =>
       new Promise<void>((resolve) => {
+        controllers?.stop();
         for (const w of [...watches]) w.end();
         server.close(() => resolve());
         server.closeAllConnections();

@@ -69,14 +69,16 @@ export const bodySchema = z.looseObject({
 export type Body = z.infer<typeof bodySchema>;
 
 /**
- * The DeleteOptions kubectl sends with DELETE; only preconditions are acted on. Everything else
- * (propagationPolicy, gracePeriodSeconds) is accepted and ignored: deletion here is immediate.
+ * The DeleteOptions kubectl sends with DELETE: preconditions, dryRun and propagationPolicy (or the
+ * deprecated orphanDependents) are acted on; gracePeriodSeconds is accepted and ignored, deletion here
+ * is immediate.
  */
 export const deleteOptionsSchema = z.looseObject({
   kind: z.string().optional(),
   apiVersion: z.string().optional(),
   preconditions: z.looseObject({ uid: z.string().nullable().optional(), resourceVersion: z.string().nullable().optional() }).nullable().optional(),
   propagationPolicy: z.string().nullable().optional(),
+  orphanDependents: z.boolean().nullable().optional(),
   gracePeriodSeconds: z.number().nullable().optional(),
   dryRun: z.array(z.string()).nullable().optional(),
 });

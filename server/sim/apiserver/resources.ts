@@ -149,6 +149,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   def({ group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingWebhookConfiguration", plural: "validatingwebhookconfigurations", namespaced: false, categories: ["api-extensions"], generation: true }),
   def({ group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"], subresources: ["status"], generation: true }),
   def({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true, createOnUpdate: true }),
+  def({ group: "discovery.k8s.io", version: "v1", kind: "EndpointSlice", plural: "endpointslices", namespaced: true }),
 ];
 
 /** `pods`, `deployments.apps`: how the store keys a type (apimachinery's GroupResource string). */

@@ -2,15 +2,17 @@
  * The cluster state a freshly provisioned kubespray cluster would show, built from the sandbox plan:
  * namespaces, Ready nodes with their Calico annotations, pods Running at their IPAM addresses,
  * Deployments and ReplicaSets for pods named like Deployment pods (`<deploy>-<hash>-<5>`), services and
- * their endpoints, node leases, each namespace's `default` ServiceAccount and `kube-root-ca.crt`, the
- * CRDs of Calico and MetalLB, and Calico's IPAM objects (seed/calico.ts); kube-system's control-plane
- * and DaemonSet pods (seed/system-pods.ts) and the start-up Events (seed/events.ts).
- * Everything goes through the store (keepStatus), so uids, resourceVersions and events are real.
+ * their endpoints and EndpointSlices, node leases, each namespace's `default` ServiceAccount and
+ * `kube-root-ca.crt`, the CRDs of Calico and MetalLB, and Calico's IPAM objects (seed/calico.ts);
+ * kube-system's control-plane and DaemonSet pods (seed/system-pods.ts) and the start-up Events
+ * (seed/events.ts). Everything goes through the store (keepStatus), so uids, resourceVersions and events
+ * are real, and it is what the controllers (controllers/) would have made: starting them changes nothing.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import type { ClusterPlan, PlanPod, PlanService } from "../plan.js";
+import { SERVICE_NAME, syncEndpointSlices } from "./controllers/endpointslice.js";
 import { chooseContainer } from "./images.js";
 import { timestamp, type KObject } from "./objects.js";
 import { calicoCrds, calicoObjects } from "./seed/calico.js";
@@ -298,7 +300,8 @@ function serviceObjects(plan: ClusterPlan, svc: PlanService, ts: string, podUids
     sessionAffinity: "None",
     type: "ClusterIP",
   };
-  if (selector) spec.selector = selector;
+  // an empty selector is no selector (etcd's protobuf keeps no empty map): the Service's endpoints are its own
+  if (selector && Object.keys(selector).length) spec.selector = selector;
   const service: KObject = { apiVersion: "v1", kind: "Service", metadata: { name: svc.name, namespace: svc.namespace, ...(labels ? { labels } : {}), creationTimestamp: ts }, spec, status: { loadBalancer: {} } };
 
   const addresses = svc.endpoints.map((ip) => {
@@ -316,6 +319,22 @@ function serviceObjects(plan: ClusterPlan, svc: PlanService, ts: string, podUids
     endpoints.subsets = [{ addresses, ports: svc.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.targetPort, protocol: p.protocol })) }];
   }
   return [service, endpoints];
+}
+
+/**
+ * The `kubernetes` EndpointSlice, as kube-apiserver's endpoint reconciler writes it from its Endpoints:
+ * no managed-by label, no owner, endpoints with only the ready condition.
+ */
+function apiserverSlice(ep: KObject, ts: string): KObject {
+  const subset = (Array.isArray(ep.subsets) ? ep.subsets[0] : undefined) as { addresses?: Array<{ ip: string }>; ports?: Array<{ name?: string; port: number; protocol: string }> } | undefined;
+  return {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: { name: ep.metadata.name, namespace: ep.metadata.namespace, labels: { [SERVICE_NAME]: ep.metadata.name! }, creationTimestamp: ts },
+    addressType: "IPv4",
+    endpoints: subset?.addresses?.length ? subset.addresses.map((a) => ({ addresses: [a.ip], conditions: { ready: true } })) : null,
+    ports: subset?.ports?.length ? subset.ports.map((p) => ({ name: p.name ?? "", port: p.port, protocol: p.protocol })) : null,
+  };
 }
 
 /** What every namespace gets from the controllers right after it is created. */
@@ -379,6 +398,9 @@ export function seedFromPlan(store: Store, plan: ClusterPlan, opts: SeedOptions)
     const [svc, ep] = serviceObjects(plan, s, ts, podUids);
     store.create("services", svc, { keepStatus: true });
     store.create("endpoints", ep, { keepStatus: true });
+    if (s.namespace === "default" && s.name === "kubernetes") store.create("endpointslices.discovery.k8s.io", apiserverSlice(ep, ts), { keepStatus: true });
+    // what the EndpointSlice controller makes of the pods, so starting it changes nothing
+    else syncEndpointSlices(store, s.namespace, s.name, ts);
   }
 
   // Calico's and MetalLB's CRDs (the store's CRD controller serves their types at once), then what

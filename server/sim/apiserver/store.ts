@@ -27,7 +27,12 @@ export interface StoreEvent {
   /** The object before a MODIFIED, so selector-filtered watches can tell "stopped matching". */
   previous?: KObject;
   resourceVersion: number;
+  /** On a DELETED: what the deleting client asked for its dependents (the garbage collector acts on it). */
+  propagationPolicy?: PropagationPolicy;
 }
+
+/** DeleteOptions.propagationPolicy: what happens to the objects the deleted one owns. */
+export type PropagationPolicy = "Orphan" | "Background" | "Foreground";
 
 /** A type given by its entry or by any name kubectl would accept (`pods`, `po`, `deployments.apps`). */
 export type TypeRef = ResourceType | string;
@@ -64,6 +69,13 @@ export interface UpdateOptions extends WriteOptions {
 export interface DeletePreconditions {
   uid?: string | null;
   resourceVersion?: string | null;
+}
+
+export interface StoreDeleteOptions {
+  preconditions?: DeletePreconditions;
+  dryRun?: boolean;
+  /** Recorded on the DELETED event; unset means the default, Background. */
+  propagationPolicy?: PropagationPolicy;
 }
 
 export interface WatchOptions {
@@ -349,7 +361,7 @@ export class Store {
    * Deletes an object and returns it as it was. A namespace takes every namespaced object in it along.
    * Preconditions that do not hold give 409 Conflict with the real "Precondition failed" texts.
    */
-  delete(type: TypeRef, namespace: string | undefined, name: string, opts: { preconditions?: DeletePreconditions; dryRun?: boolean } = {}): KObject {
+  delete(type: TypeRef, namespace: string | undefined, name: string, opts: StoreDeleteOptions = {}): KObject {
     const t = this.resolve(type);
     const key = objectKey(t.namespaced ? namespace : undefined, name);
     const old = this.bucket(t).get(key);
@@ -373,15 +385,15 @@ export class Store {
         }
       }
     }
-    this.remove(t, key, old);
+    this.remove(t, key, old, opts.propagationPolicy);
     return this.out(t, old);
   }
 
-  private remove(t: ResourceType, key: string, old: KObject): void {
+  private remove(t: ResourceType, key: string, old: KObject, propagationPolicy?: PropagationPolicy): void {
     this.bucket(t).delete(key);
     // a DELETED event carries the last state with the deletion's resourceVersion, as the watch cache sends it
     const gone: KObject = { ...old, metadata: { ...old.metadata, resourceVersion: String(++this.rv) } };
-    this.emit({ type: "DELETED", resource: t, object: gone, previous: old, resourceVersion: this.rv });
+    this.emit({ type: "DELETED", resource: t, object: gone, previous: old, resourceVersion: this.rv, ...(propagationPolicy ? { propagationPolicy } : {}) });
   }
 
   private emit(e: StoreEvent): void {

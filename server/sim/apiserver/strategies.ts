@@ -127,6 +127,8 @@ const STRATEGIES: Record<string, Strategy> = {
     obj.status = { replicas: 0 };
   },
   "daemonsets.apps"(obj) {
+    // spec.templateGeneration, which apps/v1 carries as this annotation: 1 for a new DaemonSet
+    obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), "deprecated.daemonset.template.generation": "1" };
     const spec = rec(obj, "spec");
     const strategy = rec(spec, "updateStrategy");
     setDefault(strategy, "type", "RollingUpdate");

@@ -3,7 +3,7 @@
  * flagship plan: every entry of compat.ts, `get -w` seeing changes, and the plain-discovery fallback.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -14,25 +14,9 @@ import { startApiServer, type ApiServer } from "../../../server/sim/apiserver/in
 import { createCa, issue } from "../../../server/sim/apiserver/pki.js";
 import type { ClusterPlan } from "../../../server/sim/plan.js";
 import { COMPAT, NETSHOOT_LOG, type CompatCase } from "./compat.js";
+import { KUBECTL, kubectl, type Run } from "./kubectl-run.js";
 
-const KUBECTL = "/usr/bin/kubectl";
 const plan = JSON.parse(readFileSync(path.join(projectRoot, "test", "fixtures", "apiserver", "flagship-plan.json"), "utf8")) as ClusterPlan;
-
-interface Run {
-  code: number;
-  out: string;
-}
-
-/** Runs kubectl with its own HOME (no shared discovery cache) and a timeout. */
-function kubectl(kubeconfig: string, home: string, args: string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(KUBECTL, args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, KUBECONFIG: kubeconfig }, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : -1) : 0;
-      resolve({ code, out: stdout + stderr });
-    });
-    child.stdin?.end(stdin ?? "");
-  });
-}
 
 function check(c: CompatCase, r: Run): string[] {
   const problems: string[] = [];

@@ -453,6 +453,35 @@ export const COORDINATION: Package = {
   LeaseSpec: { d: "LeaseSpec is a specification of a Lease.", f: { acquireTime: "MicroTime", holderIdentity: S, leaseDurationSeconds: "integer", leaseTransitions: "integer", renewTime: "MicroTime" } },
 };
 
+/** discovery.k8s.io/v1: EndpointSlices. */
+export const DISCOVERY: Package = {
+  EndpointSlice: {
+    d: "EndpointSlice represents a subset of the endpoints that implement a service. For a given service there may be multiple EndpointSlice objects, selected by labels, which must be joined to produce the full set of endpoints.",
+    f: {
+      addressType: "string! -- addressType specifies the type of address carried by this EndpointSlice. All addresses in this slice must be the same type. This field is immutable after creation.",
+      endpoints: "[]Endpoint! list=atomic -- endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of 1000 endpoints.",
+      ports: "[]EndpointPort list=atomic -- ports specifies the list of network ports exposed by each endpoint in this slice. Each port must have a unique name.",
+    },
+  },
+  Endpoint: {
+    d: "Endpoint represents a single logical \"backend\" implementing a service.",
+    f: {
+      addresses: "[]string! list=set -- addresses of this endpoint. The contents of this field are interpreted according to the corresponding EndpointSlice addressType field.",
+      conditions: "EndpointConditions -- conditions contains information about the current status of the endpoint.",
+      deprecatedTopology: "map",
+      hints: "EndpointHints",
+      hostname: S,
+      nodeName: "string -- nodeName represents the name of the Node hosting this endpoint.",
+      targetRef: "core/ObjectReference -- targetRef is a reference to a Kubernetes object that represents this endpoint.",
+      zone: S,
+    },
+  },
+  EndpointConditions: { d: "EndpointConditions represents the current condition of an endpoint.", f: { ready: "boolean", serving: "boolean", terminating: "boolean" } },
+  EndpointHints: { d: "EndpointHints provides hints describing how an endpoint should be consumed.", f: { forZones: "[]ForZone list=atomic" } },
+  ForZone: { d: "ForZone provides information about which zones should consume this endpoint.", f: { name: "string!" } },
+  EndpointPort: { d: "EndpointPort represents a Port used by an EndpointSlice", f: { appProtocol: S, name: S, port: "integer", protocol: S }, x: { "x-kubernetes-map-type": "atomic" } },
+};
+
 const PROPS = "JSONSchemaProps";
 /** apiextensions.k8s.io/v1: CustomResourceDefinitions and JSONSchemaProps. */
 export const APIEXTENSIONS: Package = {
@@ -509,6 +538,7 @@ export const BUILTIN_PACKAGES: Record<string, Package> = {
   networking: NETWORKING,
   admissionregistration: ADMISSIONREGISTRATION,
   coordination: COORDINATION,
+  discovery: DISCOVERY,
   apiextensions: APIEXTENSIONS,
 };
 
@@ -519,5 +549,6 @@ export const GROUP_PACKAGE: Record<string, string> = {
   "networking.k8s.io": "networking",
   "admissionregistration.k8s.io": "admissionregistration",
   "coordination.k8s.io": "coordination",
+  "discovery.k8s.io": "discovery",
   "apiextensions.k8s.io": "apiextensions",
 };

@@ -58,6 +58,7 @@ export const PACKAGES: Record<string, string> = {
   networking: "io.k8s.api.networking.v1",
   admissionregistration: "io.k8s.api.admissionregistration.v1",
   coordination: "io.k8s.api.coordination.v1",
+  discovery: "io.k8s.api.discovery.v1",
   apiextensions: "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
 };
 

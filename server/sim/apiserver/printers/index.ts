@@ -12,7 +12,7 @@ import { eventPrinter } from "./events.js";
 import { nodePrinter } from "./nodes.js";
 import type { Printer } from "./printer.js";
 import { podPrinter } from "./pods.js";
-import { endpointsPrinter, servicePrinter } from "./services.js";
+import { endpointSlicePrinter, endpointsPrinter, servicePrinter } from "./services.js";
 import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter } from "./workloads.js";
 
 const PRINTERS: Record<string, Printer> = {
@@ -30,6 +30,7 @@ const PRINTERS: Record<string, Printer> = {
   "daemonsets.apps": daemonSetPrinter,
   "networkpolicies.networking.k8s.io": networkPolicyPrinter,
   "leases.coordination.k8s.io": leasePrinter,
+  "endpointslices.discovery.k8s.io": endpointSlicePrinter,
   "validatingwebhookconfigurations.admissionregistration.k8s.io": webhookConfigurationPrinter,
   "mutatingwebhookconfigurations.admissionregistration.k8s.io": webhookConfigurationPrinter,
 };

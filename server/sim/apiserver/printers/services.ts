@@ -48,39 +48,46 @@ export const servicePrinter: Printer = {
   ],
 };
 
-/** formatEndpoints: at most three `ip:port` then " + N more...". */
+/** listWithMoreString: at most three items, then " + N more..."; `empty` when there are none. */
+function listWithMore(items: string[], empty: string): string {
+  const max = 3;
+  if (items.length > max) return `${items.slice(0, max).join(",")} + ${items.length - max} more...`;
+  return items.length ? items.join(",") : empty;
+}
+
+/** formatEndpoints: every address per port (`ip:port`, or the bare ip for a subset without ports), at most three shown. */
 function endpoints(o: unknown): string {
   const subsets = arr(get(o, "subsets"));
   if (subsets.length === 0) return "<none>";
   const list: string[] = [];
-  const max = 3;
-  let more = false;
-  let count = 0;
   for (const ss of subsets) {
-    const addrs = arr(get(ss, "addresses"));
+    const addrs = arr(get(ss, "addresses")).map((a) => text(get(a, "ip")));
     const ps = arr(get(ss, "ports"));
-    if (ps.length === 0) {
-      for (const a of addrs) {
-        if (list.length === max) more = true;
-        if (!more) list.push(text(get(a, "ip")));
-        count++;
-      }
-    } else {
-      for (const p of ps) {
-        for (const a of addrs) {
-          if (list.length === max) more = true;
-          const ip = text(get(a, "ip"));
-          if (!more) list.push(`${ip.includes(":") ? `[${ip}]` : ip}:${num(get(p, "port"))}`);
-          count++;
-        }
-      }
-    }
+    if (ps.length === 0) list.push(...addrs);
+    else for (const p of ps) for (const ip of addrs) list.push(`${ip.includes(":") ? `[${ip}]` : ip}:${num(get(p, "port"))}`);
   }
-  const joined = list.join(",");
-  return more ? `${joined} + ${count - max} more...` : joined;
+  return listWithMore(list, "");
 }
 
 export const endpointsPrinter: Printer = {
   columns: [NAME, col("Endpoints", "string", "Endpoints of the service"), AGE],
   cells: (o, now) => [o.metadata.name, endpoints(o), age(o.metadata.creationTimestamp, now)],
+};
+
+/** printEndpointSlice: ports as numbers (or names, or "*"), endpoints as their addresses. */
+export const endpointSlicePrinter: Printer = {
+  columns: [
+    NAME,
+    col("AddressType", "string", "addressType specifies the type of address carried by this EndpointSlice. All addresses in this slice must be the same type. This field is immutable after creation. The following address types are currently supported: * IPv4: Represents an IPv4 Address. * IPv6: Represents an IPv6 Address. * FQDN: Represents a Fully Qualified Domain Name."),
+    col("Ports", "string", "ports specifies the list of network ports exposed by each endpoint in this slice. Each port must have a unique name. When ports is empty, it indicates that there are no defined ports. When a port is defined with a nil port value, it indicates \"all ports\". Each slice may include a maximum of 100 ports."),
+    col("Endpoints", "string", "endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of 1000 endpoints."),
+    AGE,
+  ],
+  cells: (o, now) => [
+    o.metadata.name,
+    text(get(o, "addressType")),
+    listWithMore(arr(get(o, "ports")).map((p) => (get(p, "port") !== undefined && get(p, "port") !== null ? String(num(get(p, "port"))) : text(get(p, "name")) || "*")), "<unset>"),
+    listWithMore(arr(get(o, "endpoints")).flatMap((e) => arr(get(e, "addresses")).map(text)), "<unset>"),
+    age(o.metadata.creationTimestamp, now),
+  ],
 };

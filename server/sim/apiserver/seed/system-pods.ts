@@ -6,13 +6,15 @@
  *   `etcd_deployment_type` defaults to `host` (etcd as a systemd service; docs/etcd.md);
  * - the DaemonSets `calico-node`, `kube-proxy` and `nodelocaldns` (`enable_nodelocaldns: true` is the
  *   default), one pod per node, with `<ds>-<5 chars>` names derived from a hash of sandbox, DaemonSet
- *   and node (see {@link daemonPodName}), so they are the same every time a sandbox is seeded.
+ *   and node (see {@link daemonPodName}), so they are the same every time a sandbox is seeded, and the
+ *   controller-revision-hash the DaemonSet controller computes for the template.
  * Images: Calico from the plan (quay.io/calico), kube-proxy and the control plane at the seed's
  * kubeVersion, node-local-dns 1.21.1 (kubespray v2.19's `nodelocaldns_version`).
  * A lab pod of the same name, or a lab pod of the same DaemonSet on a node, wins over the seeded one.
  */
 import { createHash } from "node:crypto";
 import type { ClusterPlan, PlanNode } from "../../plan.js";
+import { podTemplateHash } from "../controllers/util.js";
 import type { KObject } from "../objects.js";
 import type { Store } from "../store.js";
 
@@ -43,11 +45,6 @@ function fromAlphabet(bytes: Buffer, n: number): string {
  */
 export function daemonPodName(sandbox: string, ds: string, node: string): string {
   return `${ds}-${fromAlphabet(digest(sandbox, ds, node), 5)}`;
-}
-
-/** controller-revision-hash of a DaemonSet's only revision: stable, 10 characters like the real ones. */
-export function revisionHash(sandbox: string, ds: string): string {
-  return fromAlphabet(digest(sandbox, ds, "revision"), 10);
 }
 
 interface ContainerDef {
@@ -291,12 +288,13 @@ export function systemObjects(plan: ClusterPlan, opts: SystemPodOptions, nodeUid
   }
 
   for (const d of daemonSets(plan, kubeVersion)) {
-    const revision = revisionHash(plan.sandbox, d.name);
     // nodes where the lab already runs this DaemonSet's pod keep the lab's
     const nodes = plan.nodes.filter((n) => !plan.pods.some((p) => p.namespace === "kube-system" && p.node === n.name && p.name.startsWith(`${d.name}-`) && /^[a-z0-9]{5}$/.test(p.name.slice(d.name.length + 1))));
     const n = plan.nodes.length;
     const nodeSelector = { "kubernetes.io/os": "linux" };
     const template = { metadata: { labels: { ...d.podLabels }, ...(d.podAnnotations ? { annotations: { ...d.podAnnotations } } : {}), creationTimestamp: null }, spec: podSpecOf({ ...d, nodeSelector }) };
+    // the DaemonSet controller's hash of this template, so it finds its pods up to date
+    const revision = podTemplateHash(template);
     out.push([
       "daemonsets.apps",
       {

@@ -50,7 +50,7 @@ describe("registry and discovery", () => {
       assert.equal(plain.find((r) => r.name === t.plural)?.namespaced, t.namespaced);
     }
     const groups = (apiGroupList().groups as Array<{ name: string }>).map((g) => g.name);
-    assert.deepEqual(groups, ["apps", "networking.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io", "coordination.k8s.io"]);
+    assert.deepEqual(groups, ["apps", "networking.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io", "coordination.k8s.io", "discovery.k8s.io"]);
     assert.equal(resourceList("apps", "v2"), undefined);
   });
 
