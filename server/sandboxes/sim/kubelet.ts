@@ -104,6 +104,7 @@ export class Kubelet {
       onError: (err) => this.#rt.log.debug("kubelet.watch_error", { error: err.message }),
     });
     await this.#informer.synced;
+    if (this.#stopped) return;
     const planned = new Map(this.#rt.plan.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
     for (const [key, obj] of this.#informer.cache) {
       const pod = obj as Pod;

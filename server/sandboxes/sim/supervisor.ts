@@ -134,7 +134,13 @@ class Supervisor {
     this.generation++;
     this.readyAt = new Date().toISOString();
     this.writeReady();
-    await this.startNodeAgents(plan);
+    // Like kubelets registering after the control plane is up: the node agents list the API server and
+    // adopt what runs while the sandbox is already usable; a pod created meanwhile is picked up by the
+    // kubelet's first list. Not awaited, so it stays off the ready path.
+    const gen = this.generation;
+    void this.startNodeAgents(plan).catch((e: unknown) => {
+      if (this.generation === gen) log.error("supervisor.node_agents_failed", { error: formatError(e) });
+    });
     if (spec.manifests.length) {
       report("manifests", `${spec.manifests.length} file(s) of the lab's starting objects`);
       await this.applyManifests(plan, spec.manifests);
@@ -173,7 +179,7 @@ class Supervisor {
     this.kubelet = kubelet;
     this.kubeProxy = proxy;
     this.felix = felix;
-    // Inside the build's serial section: their kernel work queues behind it, so only the list waits here.
+    // Their kernel work goes through serial(), behind any build or fault change in progress.
     await Promise.all([kubelet.start(), proxy.start(), felix.start()]);
   }
 
