@@ -18,10 +18,16 @@ declare -A NEED=(
 )
 # Chromium joins this list with the browser tests (issue #5): FAULTLINE_E2E=1 or CI=true will install it.
 
+# The server needs no database server (SQLite is built in); the store's tests also run on Postgres,
+# in a throwaway cluster they start with Debian's initdb. CI=true or FAULTLINE_TEST_POSTGRES=1 installs it.
 missing=()
 for bin in "${!NEED[@]}"; do
   if ! PATH="$PATH:/usr/sbin:/sbin" command -v "$bin" >/dev/null 2>&1; then missing+=("${NEED[$bin]}"); fi
 done
+# initdb is not on PATH: Debian keeps it under /usr/lib/postgresql/<version>/bin.
+if [[ "${CI:-}" == "true" || "${FAULTLINE_TEST_POSTGRES:-}" == "1" ]] && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  missing+=(postgresql)
+fi
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u | sed '/^$/d')
 
 is_root=0; [[ "$(id -u)" == 0 ]] && is_root=1
@@ -64,4 +70,25 @@ fi
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "faultline: installing npm dependencies" >&2
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# better-sqlite3 is a native module: its install script fetches a prebuilt binary, or compiles one when
+# it cannot (no network to GitHub, an unusual platform), which needs python3, make and g++. If neither
+# worked, install the compilers and build it, rather than start a server without its database.
+if ! node -e 'new (require("better-sqlite3"))(":memory:").close()' >/dev/null 2>&1; then
+  tools=()
+  for t in python3 make g++; do command -v "$t" >/dev/null 2>&1 || tools+=("$t"); done
+  if ((${#tools[@]})); then
+    if ((is_root)); then
+      echo "faultline: installing build tools for better-sqlite3: ${tools[*]}" >&2
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tools[@]}" >/dev/null
+    else
+      echo "faultline: better-sqlite3 needs building. Run:" >&2
+      echo "  sudo apt-get install -y ${tools[*]} && npm rebuild better-sqlite3" >&2
+      exit 1
+    fi
+  fi
+  echo "faultline: building better-sqlite3" >&2
+  npm rebuild better-sqlite3 --loglevel=error
 fi

@@ -3,16 +3,21 @@
  * "faultline: <what is wrong>\n  fix: <how>" with exit code 1, usage mistakes with exit code 2.
  */
 import { spawn } from "node:child_process";
-import { loadConfig, parseGlobalFlags, type Config } from "./config.js";
+import { loadConfig, loadServeConfig, parseGlobalFlags, parseServeFlags, type Config } from "./config.js";
 import { FaultlineError, formatError } from "./errors.js";
 import { createLogger } from "./log.js";
 import { listLabs, validateLabs } from "./labs/cli.js";
 import { SimDriver, type Phase } from "./sandboxes/sim/driver.js";
 import { formatVars } from "./sim/kubespray/evaluate.js";
+import { startServer } from "./web/serve.js";
 import { faultSpecSchema } from "./sim/faults/schema.js";
 import { parse as parseYaml } from "yaml";
 
 const USAGE = `usage: faultline [--data-dir DIR] <command>
+
+  serve [--host H] [--port N] [--public-url URL] [--database-url URL] [--labs-dir DIR]
+        [--max-sandboxes N] [--max-sandboxes-per-user N] [--idle-timeout 30m] [--trust-proxy]
+                                            the lab server (docs/server.md)
 
   sandbox up <lab> [--name N] [--json]      provision a sim sandbox cluster for a lab (id or folder)
   sandbox ls                                list sandboxes
@@ -208,24 +213,17 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "serve": {
-      // Until the web app exists (issue #5), `serve` does what the embedded defaults offer today: clean up
-      // dead sandboxes and make sure the flagship lab's sandbox is up, then say how to use it.
-      const driver = new SimDriver(cfg.dataDir, createLogger({ component: "serve" }, { json: cfg.logJson }));
-      const removed = await driver.gc();
-      if (removed.length) process.stderr.write(`faultline: removed dead sandboxes: ${removed.join(", ")}\n`);
-      const lab = "webhook-to-kernel";
-      if (!driver.isAlive(lab)) {
-        await driver.up({ lab, onPhase: printPhase });
-      }
-      process.stdout.write(
-        [
-          `The web app is not built yet; the sandbox of the flagship lab "${lab}" is up. Try:`,
-          `  npx faultline sandbox shell ${lab} node/cp-1       # a shell on the control plane`,
-          `  npx faultline sandbox vars ${lab}                  # what kubespray made of the inventory`,
-          `  npx faultline sandbox down ${lab}                  # remove it`,
-          "",
-        ].join("\n"),
-      );
+      const serveConfig = loadServeConfig(cfg, parseServeFlags(args));
+      // The database password stays out of the environment every later child process inherits.
+      delete process.env.DATABASE_URL;
+      const server = await startServer(serveConfig);
+      process.stdout.write(`faultline: serving on ${server.url}${serveConfig.publicUrl !== server.url ? ` (public URL ${serveConfig.publicUrl})` : ""}; Ctrl-C stops\n`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      // Sandboxes keep running: the next start adopts those whose attempts are still open.
+      await server.close();
       return 0;
     }
     case "lab":

@@ -1,0 +1,118 @@
+/**
+ * Attempts: a trainee's run at a lab, with its sandbox.
+ *
+ *   POST /api/attempts                    {lab} -> 201 new attempt | 200 the open one (re-provisioned if it had no sandbox)
+ *   GET  /api/attempts[?user=<id>|all]    -> {attempts}: one's own; reviewers and admins may ask for others'
+ *   GET  /api/attempts/:id                -> {attempt}: state, progress phases, targets, timeline, hints
+ *   POST /api/attempts/:id/reset          -> 202 {attempt}: sandbox down and up again, same attempt
+ *   POST /api/attempts/:id/stop           -> 200 {attempt}: sandbox removed, attempt ended
+ *   POST /api/attempts/:id/hints/:index   -> {hint: {index, text}}: reveals a hint (recorded)
+ *
+ * Who may do what: the owner everything; reviewers and admins read everyone's; admins may also stop
+ * anyone's (to free a place). Anyone else gets 404, as if the attempt did not exist.
+ */
+import { Router, type Request } from "express";
+import { z } from "zod";
+import type { Attempt, User } from "../../store/index.js";
+import { humanDuration } from "../auth/rate-limit.js";
+import { requireUser, userOf } from "../auth/sessions.js";
+import { body, param, type Ctx } from "../context.js";
+import { forbidden, HttpError, notFound } from "../http-error.js";
+
+const startSchema = z.strictObject({ lab: z.string().min(1).max(100) });
+
+type Action = "read" | "stop" | "act";
+
+export function attemptRoutes(ctx: Ctx): Router {
+  const r = Router();
+  r.use(requireUser);
+
+  /** The attempt `:id` if `user` may do `action` on it; 404 when they may not even see it. */
+  async function attemptFor(req: Request, action: Action): Promise<{ attempt: Attempt; user: User }> {
+    const user = userOf(req);
+    const attempt = await ctx.store.attemptById(param(req, "id"));
+    const own = attempt?.userId === user.id;
+    const canRead = own || user.role === "reviewer" || user.role === "admin";
+    if (!attempt || !canRead) throw notFound("attempt");
+    if (action === "read" || own) return { attempt, user };
+    if (action === "stop" && user.role === "admin") return { attempt, user };
+    throw forbidden("only the trainee who started this attempt can do that");
+  }
+
+  async function view(a: Attempt) {
+    const lab = ctx.labs.lab(a.labId);
+    const reveals = await ctx.store.reveals(a.id);
+    const revealed = new Set(reveals.filter((x) => x.kind === "hint").map((x) => Number(x.ref)));
+    return {
+      id: a.id,
+      lab: a.labId,
+      userId: a.userId,
+      state: a.state,
+      sandbox: a.sandboxName,
+      error: a.error,
+      startedAt: a.startedAt,
+      endedAt: a.endedAt,
+      progress: ctx.manager.progress(a.id),
+      targets: ctx.manager.targets(a.id),
+      events: await ctx.store.attemptEvents(a.id),
+      transitions: await ctx.store.transitions(a.id),
+      hints: (lab?.hints ?? []).map((h, index) => ({
+        index,
+        afterMs: h.after ?? null,
+        revealed: revealed.has(index),
+        ...(revealed.has(index) ? { text: h.text } : {}),
+      })),
+    };
+  }
+
+  r.post("/", async (req, res) => {
+    const { lab } = body(req, startSchema);
+    const { attempt, created } = await ctx.manager.start(userOf(req).id, lab);
+    res.status(created ? 201 : 200).json({ attempt: await view(attempt) });
+  });
+
+  r.get("/", async (req, res) => {
+    const user = userOf(req);
+    const who = typeof req.query.user === "string" ? req.query.user : user.id;
+    if (who !== user.id && user.role === "trainee") throw forbidden("trainees see their own attempts only");
+    const attempts = await ctx.store.listAttempts(who === "all" ? {} : { userId: who });
+    res.json({
+      attempts: attempts.map((a) => ({ id: a.id, lab: a.labId, userId: a.userId, state: a.state, startedAt: a.startedAt, endedAt: a.endedAt, error: a.error })),
+    });
+  });
+
+  r.get("/:id", async (req, res) => {
+    const { attempt } = await attemptFor(req, "read");
+    res.json({ attempt: await view(attempt) });
+  });
+
+  r.post("/:id/reset", async (req, res) => {
+    const { attempt } = await attemptFor(req, "act");
+    ctx.manager.touch(attempt.id);
+    res.status(202).json({ attempt: await view(await ctx.manager.reset(attempt)) });
+  });
+
+  r.post("/:id/stop", async (req, res) => {
+    const { attempt, user } = await attemptFor(req, "stop");
+    const by = user.id === attempt.userId ? "by the trainee" : `by admin ${user.email}`;
+    res.json({ attempt: await view(await ctx.manager.stop(attempt, by)) });
+  });
+
+  r.post("/:id/hints/:index", async (req, res) => {
+    const { attempt } = await attemptFor(req, "act");
+    const index = Number(param(req, "index"));
+    const hint = ctx.labs.lab(attempt.labId)?.hints[index];
+    if (!Number.isInteger(index) || !hint) throw notFound(`hint ${param(req, "index")}`);
+    const opensAt = Date.parse(attempt.startedAt) + (hint.after ?? 0);
+    const now = ctx.now();
+    if (now.getTime() < opensAt) {
+      throw new HttpError(403, "not_yet", `this hint opens ${humanDuration(hint.after ?? 0)} after the start, in ${humanDuration(opensAt - now.getTime())}`);
+    }
+    const already = (await ctx.store.reveals(attempt.id)).some((x) => x.kind === "hint" && x.ref === String(index));
+    if (!already) await ctx.store.addReveal({ attemptId: attempt.id, kind: "hint", ref: String(index), at: now.toISOString() });
+    ctx.manager.touch(attempt.id);
+    res.json({ hint: { index, text: hint.text } });
+  });
+
+  return r;
+}
