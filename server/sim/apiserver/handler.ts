@@ -371,6 +371,8 @@ async function resource(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
     const gone = await store.delete(t, namespace, name, { ...(options.preconditions ? { preconditions: options.preconditions } : {}), ...deleteOpts });
     // pods and namespaces are deleted gracefully on a real cluster: the answer is the object, marked for
     // deletion; everything else is gone at once and the answer is a Success Status
+    // an object with finalizers stays, marked: the answer is the object (200), as kube-apiserver gives it
+    if (gone.metadata.finalizers?.length && gone.metadata.deletionTimestamp) return sendRepresentation(res, 200, gone, repr);
     if (t.kind === "Pod" || t.kind === "Namespace") {
       const marked: KObject = { ...gone, metadata: { ...gone.metadata, deletionTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, "Z") } };
       if (t.kind === "Pod") marked.metadata.deletionGracePeriodSeconds = 30;

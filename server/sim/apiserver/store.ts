@@ -351,6 +351,11 @@ export class Store {
     // a no-op update is not a write: same resourceVersion, no event (as the real registry does)
     if (JSON.stringify(obj) === JSON.stringify(old)) return this.out(t, old);
     if (opts.dryRun) return clone(obj);
+    if (meta.deletionTimestamp && !meta.finalizers?.length) {
+      // the last finalizer is gone from an object being deleted: now it is deleted
+      this.remove(t, key, { ...obj, metadata: { ...meta, resourceVersion: old.metadata.resourceVersion } });
+      return this.out(t, obj);
+    }
     meta.resourceVersion = String(++this.rv);
     this.bucket(t).set(key, obj);
     this.emit({ type: "MODIFIED", resource: t, object: obj, previous: old, resourceVersion: this.rv });
@@ -374,6 +379,18 @@ export class Store {
       throw conflict(t, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${old.metadata.resourceVersion}`);
     }
     if (opts.dryRun) return this.out(t, old);
+    // Finalizers (basic): the object stays, marked for deletion, until the last finalizer is removed by
+    // an update; `kubectl delete` then waits for it, as it does on a real cluster.
+    if (old.metadata.finalizers?.length) {
+      if (old.metadata.deletionTimestamp) return this.out(t, old);
+      const marked: KObject = clone(old);
+      marked.metadata.deletionTimestamp = timestamp(this.now());
+      marked.metadata.deletionGracePeriodSeconds = 0;
+      marked.metadata.resourceVersion = String(++this.rv);
+      this.bucket(t).set(key, marked);
+      this.emit({ type: "MODIFIED", resource: t, object: marked, previous: old, resourceVersion: this.rv });
+      return this.out(t, marked);
+    }
     if (t.kind === "Namespace") {
       const seen = new Set<string>();
       for (const other of this.types.all()) {

@@ -229,3 +229,20 @@ describe("Store: watch", () => {
     assert.equal(statusOf(() => s.watch("configmaps", { resourceVersion: "abc" }, () => {})).code, 400);
   });
 });
+
+describe("Store: finalizers (basic)", () => {
+  it("a delete marks an object with finalizers and keeps it; removing the last finalizer deletes it", () => {
+    const s = storeWith("default");
+    s.create("configmaps", { ...cm("default", "held"), metadata: { name: "held", namespace: "default", finalizers: ["example.com/hold"] } });
+    const events: string[] = [];
+    s.subscribe((e) => events.push(`${e.type} ${e.object.metadata.name}`));
+    const marked = s.delete("configmaps", "default", "held");
+    assert.match(String(marked.metadata.deletionTimestamp), /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual(s.get("configmaps", "default", "held").metadata.finalizers, ["example.com/hold"]);
+    assert.equal(s.delete("configmaps", "default", "held").metadata.resourceVersion, marked.metadata.resourceVersion, "a second delete changes nothing");
+    const current = s.get("configmaps", "default", "held");
+    s.update("configmaps", { ...current, metadata: { ...current.metadata, finalizers: [] } });
+    assert.equal(s.tryGet("configmaps", "default", "held"), undefined);
+    assert.deepEqual(events, ["MODIFIED held", "DELETED held"]);
+  });
+});
