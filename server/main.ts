@@ -6,7 +6,8 @@ import { spawn } from "node:child_process";
 import { loadConfig, loadServeConfig, parseGlobalFlags, parseServeFlags, type Config } from "./config.js";
 import { FaultlineError, formatError } from "./errors.js";
 import { createLogger } from "./log.js";
-import { listLabs, validateLabs } from "./labs/cli.js";
+import { labArgs, listLabs, validateLabs } from "./labs/cli.js";
+import { formatLabTestReport, testLab } from "./labs/lab-test.js";
 import { SimDriver, type Phase } from "./sandboxes/sim/driver.js";
 import { formatVars } from "./sim/kubespray/evaluate.js";
 import { startServer } from "./web/serve.js";
@@ -33,6 +34,7 @@ const USAGE = `usage: faultline [--data-dir DIR] <command>
   sandbox down <name>                       destroy a sandbox
   gc                                        remove sandboxes whose supervisor died
   lab ls                                    bundled labs: id, level, duration, title; invalid ones marked
+  lab test <ids...> | --all [--json]        provision, check the start state, run each solution, check all objectives pass
   lab validate [paths...]                   check labs (folders, ids, or folders of labs; default: labs/)
 `;
 
@@ -166,17 +168,33 @@ async function sandbox(cfg: Config, args: string[]): Promise<number> {
   }
 }
 
-async function lab(args: string[]): Promise<number> {
+async function lab(cfg: Config, args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   const write = (text: string) => void process.stdout.write(text);
   switch (sub) {
+    case "test": {
+      const json = rest.includes("--json");
+      const ids = rest.filter((a) => a !== "--json" && a !== "--all");
+      if (!rest.includes("--all") && ids.length === 0) usage("lab test needs lab ids or --all");
+      const driver = new SimDriver(cfg.dataDir, createLogger({ component: "lab-test" }, { json: cfg.logJson }));
+      const reports = [];
+      for (const dir of await labArgs(ids)) {
+        const r = await testLab(dir, { driver, log: createLogger({ component: "lab-test" }), say: (l) => process.stderr.write(`lab test: ${l}\n`) });
+        reports.push(r);
+        if (!json) write(formatLabTestReport(r) + "\n");
+      }
+      if (json) write(JSON.stringify(reports, null, 2) + "\n");
+      const failed = reports.filter((r) => !r.ok).length;
+      if (!json) write(`${reports.length} lab(s) tested: ${reports.length - failed} passed, ${failed} failed\n`);
+      return failed ? 1 : 0;
+    }
     case "ls":
       if (rest.length) usage("lab ls takes no arguments");
       return listLabs(write);
     case "validate":
       return validateLabs(rest, write);
     default:
-      usage(sub ? `unknown lab command "${sub}"` : "lab needs a command: ls, validate");
+      usage(sub ? `unknown lab command "${sub}"` : "lab needs a command: ls, validate, test");
   }
 }
 
@@ -227,7 +245,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "lab":
-      return lab(args);
+      return lab(cfg, args);
     default:
       usage(`unknown command "${cmd}"`);
   }

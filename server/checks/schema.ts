@@ -57,6 +57,8 @@ export const probeCheckSchema = z.strictObject({
   /** tcp (a connect), http (a GET, `status` compared) or icmp (ping). Default: tcp with a port, icmp without. */
   protocol: z.enum(["tcp", "http", "icmp"]).optional(),
   port: z.number().int().min(1).max(65535).optional(),
+  /** For http: https (certificate not verified) or http; default https on port 443, http otherwise. */
+  scheme: z.enum(["http", "https"]).optional(),
   path: z.string().default("/"),
   /** open: connects / answers; closed: refused or unreachable at once; timeout: no answer at all. */
   expect: z.enum(["open", "closed", "timeout"]).default("open"),
