@@ -7,7 +7,11 @@
  *
  * Usage (by the sim driver only): node supervisor.js <box>/spec.json
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess, type ChildProcessByStdio } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
+
+/** The API server process: commands on stdin, its ready line on stdout, its log to ours. */
+type ApiProcess = ChildProcessByStdio<Writable, Readable, null>;
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
@@ -96,6 +100,10 @@ class Supervisor {
     const problems = checkFaults(this.faults, topo);
     if (problems.length) throw new FaultlineError(`faults: ${problems.map((p) => p.message).join("; ")}`, "fix the lab's faults list");
 
+    // First build: nothing exists yet, so the control plane's namespace can be made now and the API
+    // server process start loading (~0.5 s of module loading) while kubespray's evaluation, IPAM and
+    // the network are done. A rebuild replaces a running cluster and starts it after the teardown.
+    const early = this.generation === 0 && !this.apiserver ? this.spawnApiServerEarly() : null;
     if (this.generation === 0) {
       const edits = await injectInventoryFaults(this.faults, spec.inventoryDir);
       // The count only: progress is shown to the trainee, and the fault's description is the answer.
@@ -110,12 +118,13 @@ class Supervisor {
     const plan = buildPlan(spec.name, spec.cluster, ev);
     writeFileSync(this.paths.plan, JSON.stringify(plan, null, 2));
 
-    await this.teardown();
+    if (!early) await this.teardown();
     report("network", `${plan.nodes.length} nodes, ${plan.pods.length} pods`);
     const prov = renderProvisioning(plan);
-    await spawnRunner(["ip", "-batch", "-"], prov.netns.map((n) => `netns add ${n}`).join("\n") + "\n");
+    const made = early ? [early.netns] : [];
+    await spawnRunner(["ip", "-batch", "-"], prov.netns.filter((n) => !made.includes(n)).map((n) => `netns add ${n}`).join("\n") + "\n");
     // The API server loads and makes its certificates while the network is programmed; it listens after.
-    const api = this.startApiServer(plan);
+    const api = this.startApiServer(plan, early?.child);
     api.ready.catch(() => {});
     await executePhases(prov.phases);
     this.plan = plan;
@@ -254,14 +263,34 @@ class Supervisor {
    * kube-apiserver runs on the control plane's host network (its own process in that node's namespace),
    * so the trainee's kubectl reaches it at <cp>:6443 and its webhook calls cross the simulated network.
    */
-  private startApiServer(plan: ClusterPlan): { listen(): void; ready: Promise<void> } {
-    const cp = plan.nodes.find((n) => n.role === "control-plane");
-    if (!cp) return { listen: () => {}, ready: Promise.resolve() };
-    const child = spawn("nsenter", [`--net=/run/netns/${cp.netns}`, "--", process.execPath, path.join(import.meta.dirname, "../../sim/apiserver/main.js"), this.spec.box], {
+  /** The API server process in the first control-plane node's (new) namespace, before the plan exists. */
+  private spawnApiServerEarly(): { child: ApiProcess; netns: string } | null {
+    const cp = expandNodes(this.spec.cluster).find((n) => n.role === "control-plane");
+    if (!cp) return null;
+    // the node's namespace is named after the node (build-plan.ts)
+    const made = spawnSync("ip", ["netns", "add", cp.name], { stdio: "ignore" });
+    if (made.status !== 0) return null;
+    return { child: this.spawnApiServer(cp.name), netns: cp.name };
+  }
+
+  private spawnApiServer(netns: string): ApiProcess {
+    const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, path.join(import.meta.dirname, "../../sim/apiserver/main.js"), this.spec.box], {
       stdio: ["pipe", "pipe", "inherit"],
     });
     child.stdin.on("error", () => {});
     this.apiserver = child;
+    return child;
+  }
+
+  private startApiServer(plan: ClusterPlan, spawned?: ApiProcess): { listen(): void; ready: Promise<void> } {
+    const cp = plan.nodes.find((n) => n.role === "control-plane");
+    if (!cp) {
+      if (spawned) void killAndWait(spawned);
+      return { listen: () => {}, ready: Promise.resolve() };
+    }
+    const child = spawned ?? this.spawnApiServer(cp.netns);
+    // plan.json and vars.json are written: it may read them and make its certificates
+    child.stdin.write("plan\n");
     const ready = new Promise<void>((resolve, reject) => {
       let out = "";
       child.stdout.on("data", (d: Buffer) => {

@@ -4,8 +4,9 @@
  * <cp address>:6443, and its own outbound calls (admission webhooks) cross the simulated network.
  *
  * Usage (by the supervisor only): node main.js <box>
- * Starts as soon as the plan exists, loads and makes its certificates while the supervisor programs the
- * network, then waits for a line `listen` on stdin (the control plane's address exists from then on),
+ * Starts before the plan exists (loading its modules is most of its start-up), reads the plan on a line
+ * `plan` on stdin and makes its certificates while the supervisor programs the network, then waits for
+ * a line `listen` (the control plane's address exists from then on),
  * writes <box>/kubernetes/<cp>/admin.conf and prints one line `{"ready":true,"port":6443}` on stdout.
  */
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -22,18 +23,27 @@ import type { KObject } from "./objects.js";
 import { metallbWebhookObjects } from "../workloads/metallb-objects.js";
 import { workloadFor } from "../workloads/select.js";
 
-/** Resolves on the supervisor's `listen` line; exits when the supervisor closes stdin first. */
-function untilListen(): Promise<void> {
-  return new Promise((resolve) => {
-    let buf = "";
-    process.stdin.on("data", (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes("listen\n")) resolve();
-    });
-    process.stdin.on("end", () => {
-      if (!buf.includes("listen\n")) process.exit(0);
-    });
-  });
+/**
+ * The supervisor's lines on stdin: `plan` once plan.json and vars.json exist, `listen` once the control
+ * plane's address is up. The process exits when the supervisor closes stdin first.
+ */
+const lines: string[] = [];
+const waiting: Array<{ word: string; resolve: () => void }> = [];
+let stdinBuf = "";
+process.stdin.on("data", (d: Buffer) => {
+  stdinBuf += d.toString();
+  for (let nl = stdinBuf.indexOf("\n"); nl >= 0; nl = stdinBuf.indexOf("\n")) {
+    lines.push(stdinBuf.slice(0, nl).trim());
+    stdinBuf = stdinBuf.slice(nl + 1);
+  }
+  for (const w of [...waiting]) if (lines.includes(w.word)) (waiting.splice(waiting.indexOf(w), 1), w.resolve());
+});
+process.stdin.on("end", () => {
+  if (waiting.length) process.exit(0);
+});
+function untilLine(word: string): Promise<void> {
+  if (lines.includes(word)) return Promise.resolve();
+  return new Promise((resolve) => waiting.push({ word, resolve }));
 }
 
 /** The agents' pids from <box>/ready.json, read per exec: the supervisor writes it after the API server starts, and again on rebuilds. */
@@ -78,6 +88,7 @@ async function main(): Promise<void> {
   const box = process.argv[2];
   if (!box) throw new FaultlineError("usage: main.js <box>");
   const paths = boxPaths(box);
+  await untilLine("plan");
   const plan = JSON.parse(readFileSync(paths.plan, "utf8")) as ClusterPlan;
   const vars = JSON.parse(readFileSync(paths.vars, "utf8")) as InventoryEvaluation;
   const cp = plan.nodes.find((n) => n.role === "control-plane");
@@ -85,7 +96,7 @@ async function main(): Promise<void> {
   const kubeVersion = vars.vars.kube_version?.value;
   const certDir = paths.pki;
   await ensurePki(certDir, [cp.address]);
-  await untilListen();
+  await untilLine("listen");
   const api = await startApiServer({
     host: cp.address,
     port: 6443,
