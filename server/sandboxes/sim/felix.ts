@@ -52,7 +52,7 @@ export class Felix {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     for (const i of [this.#policies, this.#namespaces, this.#pods]) i?.stop();
-    await this.#syncing;
+    // Not waiting for a sync in flight: it may be queued behind the build that is stopping us.
   }
 
   /** Resolves once pending changes are in the kernel. */

@@ -103,7 +103,7 @@ export class KubeProxy {
     if (this.#timer) clearTimeout(this.#timer);
     this.#services?.stop();
     this.#endpoints?.stop();
-    await this.#syncing;
+    // Not waiting for a sync in flight: it may be queued behind the build that is stopping us.
   }
 
   /** Resolves once pending changes are in the kernel. */

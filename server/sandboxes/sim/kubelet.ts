@@ -119,11 +119,15 @@ export class Kubelet {
     for (const key of this.#informer.cache.keys()) this.#schedule(key);
   }
 
-  /** Stops watching and waits for work in flight; the build's teardown removes what pods left. */
+  /**
+   * Stops watching. It does not wait for pod work in flight: the build that calls this holds the
+   * supervisor's serial section, which that work may be queued behind (waiting would deadlock); queued
+   * work sees the stop and does nothing, and the build's teardown removes what pods left.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#informer?.stop();
-    await Promise.all([...this.#chains.values(), this.#static?.stop(), this.#calicoSync]);
+    await this.#static?.stop();
   }
 
   /** Resolves when no pod work is queued (tests and the benchmark use it). */
@@ -214,6 +218,11 @@ export class Kubelet {
       if (b?.kind === "serve" && !serve) serve = { workload: b.workload, port: c.ports?.[0]?.containerPort ?? b.port };
     }
     entry.handle = await rt.startPod(net, { hostNetwork, serve });
+    if (this.#stopped) {
+      // a rebuild began meanwhile: this pod's processes belong to the cluster being torn down
+      await entry.handle.stop();
+      return;
+    }
     rt.changed();
     for (const { c } of behaviours) {
       const ref = `spec.containers{${c.name}}`;

@@ -203,6 +203,10 @@ export class StaticPods {
     const containers = m.spec.containers ?? [];
     const runnable = hostNetwork && containers.every((c) => imageBehaviour(c.image ?? "") !== null);
     const handle = runnable ? await rt.startPod(net, { hostNetwork: true, serve: null }) : undefined;
+    if (this.#stopped) {
+      await handle?.stop();
+      return undefined;
+    }
     rt.changed();
     await patchPodStatus(rt.client, created, {
       phase: runnable ? "Running" : "Pending",
