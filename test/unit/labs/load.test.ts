@@ -61,7 +61,7 @@ const MISTAKES: Array<[name: string, where: string, message: string, hint: RegEx
   ["solution-not-executable", "2:1", `${rel(path.join(fixtures, "solution-not-executable", "solution", "solve.sh"))} is not executable`, /^chmod \+x .*solve\.sh \(git keeps the mode/],
   ["solution-in-workspace", "26:13", "solutions.0: solution folder files/solution/ is inside the workspace, which is copied to the trainee", /next to the workspace/],
   ["writeup-without-model", "2:1", `${rel(path.join(fixtures, "writeup-without-model", "solution", "writeup.md"))} does not exist, but objective blocks-disjoint checks the write-up`, /model write-up/],
-  ["unknown-concept", "26:12", `concepts.0: no concept page ${rel(path.join(projectRoot, "content", "concepts", "no-such-concept.md"))}: there is no ${rel(path.join(projectRoot, "content", "concepts"))}/ folder yet`, /write .*no-such-concept\.md, or remove "no-such-concept" from concepts/],
+  ["unknown-concept", "26:12", `concepts.0: no concept page ${rel(path.join(projectRoot, "content", "concepts", "no-such-concept.md"))}`, /write .*no-such-concept\.md, or remove "no-such-concept" from concepts/],
   ["fault-variable-not-set", "15:5", "faults.0: inventory-typo: no group_vars file sets kube_service_addresses; searched group_vars/k8s_cluster/k8s-cluster.yml", /set kube_service_addresses in the lab's inventory/],
   ["manifest-missing", "13:13", `manifest setup/missing.yaml does not exist in ${rel(path.join(fixtures, "manifest-missing"))}`, /^create it or fix the path$/],
   ["manifest-not-an-object", "13:13", "manifest setup/broken.yaml: document 1 is not a Kubernetes object (apiVersion, kind and metadata.name are required)", /kubectl apply -f/],
