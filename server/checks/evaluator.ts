@@ -32,6 +32,7 @@
  * await ev.stop();                // no timer, watch or watcher left
  * ```
  */
+import { setMaxListeners } from "node:events";
 import { watch as fsWatch, existsSync, type FSWatcher } from "node:fs";
 import path from "node:path";
 import { Watch, type KubernetesObject } from "@kubernetes/client-node";
@@ -168,6 +169,8 @@ export class Evaluator {
       };
     });
     // Checks see the evaluator's signal (stop() ends whatever is in flight) and its watches' objects.
+    // Every check and watch in flight listens to it: many at once is normal, not a leak.
+    setMaxListeners(0, this.#abort.signal);
     opts.context.signal.addEventListener("abort", this.#onContextAbort, { once: true });
     const watched: ObjectCache = { get: (apiVersion, kind, namespace, name) => this.#cached(apiVersion, kind, namespace, name) };
     this.#ctx = Object.create(withSignal(opts.context, this.#abort.signal), { watched: { value: watched, enumerable: true } }) as CheckContext;
@@ -357,6 +360,7 @@ export class Evaluator {
     w.retry = null;
     if (this.#stopped) return;
     let ended = false;
+    let established = false;
     const onEnd = (err: unknown) => {
       if (ended) return;
       ended = true;
@@ -366,7 +370,8 @@ export class Evaluator {
       if (this.#stopped) return;
       this.#opts.log?.debug("checks.watch_ended", { kind: w.kind, namespace: w.namespace, err });
       // Checks ask the API server until the watch is back; re-run now (the API server may be gone).
-      this.#fire(w.slots);
+      // A retry that fails again changes nothing the last run did not see.
+      if (established) this.#fire(w.slots);
       this.#reconnect(w);
     };
     const onEvent = (type: string, obj: KubernetesObject) => {
@@ -400,9 +405,11 @@ export class Evaluator {
         return;
       }
       w.controller = controller;
+      established = true;
+      // Back after a break (or up late: a CRD installed meanwhile): what changed meanwhile sent no event.
+      const late = w.connects++ > 0 || w.failures > 0;
       w.failures = 0;
-      // Back after a break: what changed meanwhile sent no event.
-      if (w.connects++ > 0) this.#fire(w.slots);
+      if (late) this.#fire(w.slots);
     } catch (err) {
       onEnd(err);
     } finally {

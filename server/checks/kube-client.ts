@@ -3,37 +3,56 @@
  * AbortSignal per call (a check's time limit), the collection path of a kind (for watches), and the
  * translation of the client's errors into "not found" / "could not check" with a readable reason.
  */
-import { Agent } from "node:https";
+import { Agent, type AgentOptions } from "node:https";
+import { createSecureContext, type SecureContext } from "node:tls";
 import { ApiException, KubeConfig, KubernetesObjectApi, type KubernetesObject, type RequestContext } from "@kubernetes/client-node";
 import { CouldNotCheck } from "./types.js";
 
 /**
- * A KubeConfig whose requests share one keep-alive HTTPS agent. client-node makes a new agent (so a
- * new TLS context and handshake: ~5 ms of CPU) for every request; an evaluator that resolves a
- * Service every few seconds for each of many sessions pays that over and over. Idle connections close
- * after `idleMs`, so nothing lingers once checks stop. Watches (long-lived, one per kind) keep their
- * own connection each, as the client makes them.
+ * A KubeConfig whose connections are cheap to make and to keep. client-node makes a new agent for
+ * every request, so a new TLS context (the key, certificate and CA parsed again: ~5 ms of CPU) and a
+ * new connection each time; an evaluator per session, re-checking every few seconds, pays that over
+ * and over, and most when the host is busy. Here requests share one keep-alive agent (idle connections
+ * close after `idleMs`, so nothing lingers once checks stop), and every connection, watches' included,
+ * uses one TLS context made once. Watches keep a connection each, as the client makes them.
  */
 export class SharedAgentKubeConfig extends KubeConfig {
-  #agent: Agent | null = null;
+  #secure: SecureContext | null = null;
+  #requests: Agent | null = null;
+  #watches: Agent | null = null;
 
   constructor(readonly idleMs = 30_000) {
     super();
   }
 
-  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    const made = context.getAgent();
-    // Only a direct HTTPS connection (a proxy agent is left as the client made it).
-    if (!(made instanceof Agent) || made.constructor !== Agent) return;
-    this.#agent ??= new Agent({ ...made.options, keepAlive: true, timeout: this.idleMs });
-    context.setAgent(this.#agent);
+  /** The options of an agent the client made, with the TLS context made once; null for a proxy agent. */
+  #options(made: unknown): AgentOptions | null {
+    if (!(made instanceof Agent) || made.constructor !== Agent) return null;
+    const o = made.options;
+    this.#secure ??= createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+    return { ...o, secureContext: this.#secure };
   }
 
-  /** Closes the shared agent's connections (idle ones close by themselves after `idleMs`). */
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const options = this.#options(context.getAgent());
+    if (!options) return;
+    this.#requests ??= new Agent({ ...options, keepAlive: true, timeout: this.idleMs });
+    context.setAgent(this.#requests);
+  }
+
+  override async applyToFetchOptions(opts: Parameters<KubeConfig["applyToFetchOptions"]>[0]): ReturnType<KubeConfig["applyToFetchOptions"]> {
+    const init = await super.applyToFetchOptions(opts);
+    const options = this.#options(init.agent);
+    if (options) init.agent = this.#watches ??= new Agent(options);
+    return init;
+  }
+
+  /** Closes the agents' connections (idle ones close by themselves after `idleMs`). */
   destroy(): void {
-    this.#agent?.destroy();
-    this.#agent = null;
+    this.#requests?.destroy();
+    this.#watches?.destroy();
+    this.#requests = this.#watches = null;
   }
 }
 

@@ -1,14 +1,14 @@
 /**
- * Commands for checks, run through one long-lived `sh` per sandbox target instead of one host process
+ * Commands for checks, run through one long-lived shell per sandbox target instead of one host process
  * per command. Forking from a large Node.js process costs milliseconds of CPU (the page tables are
  * copied: ~2-5 ms at 100-200 MB), and a probe runs every few seconds per session; the shell forks the
  * command inside the sandbox instead, where it is small and counted against the sandbox's cgroup.
  *
  * The shell is entered like any other (SimDriver.enterArgv: the target's namespaces, the sandbox's id,
  * cgroups and process limit, a clean environment). Each command runs under coreutils `timeout`, with
- * stdin from /dev/null and its output in files of a private temporary folder; the shell then prints one
- * line `@@faultline <id> <exit> <stdout base64> <stderr base64>` (each stream capped at 1 MiB). One
- * command at a time per shell; others queue. A shell is replaced when the sandbox is re-provisioned
+ * stdin from /dev/null and its output in files of a private temporary folder, which bash reads back
+ * with builtins and prints after a header line (see commandLine): two processes per command in the
+ * sandbox (`timeout` and the command), none on the host. One command at a time per shell; others queue. A shell is replaced when the sandbox is re-provisioned
  * (the generation in ready.json changes: it would still sit in the old namespaces), when it dies, or
  * when a command outlives its limit; it exits by itself after `idleMs` without commands.
  *
@@ -35,18 +35,65 @@ export function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The line the shell runs for one command. */
+/**
+ * The shell: bash with byte semantics (LC_ALL=C: `${#v}` counts bytes), no rc files, a private
+ * folder for each command's output.
+ */
+export const SHELL_ARGV = ["bash", "--noprofile", "--norc"];
+export const SHELL_INIT = "export LC_ALL=C; T=$(mktemp -d) || exit 1\n";
+
+/**
+ * The line the shell runs for one command: under `timeout`, stdin from /dev/null, output to files,
+ * read back with builtins (no process: `read -N` takes up to 1 MiB of each stream as is), then a header
+ * `@@faultline <id> <exit> <stdout bytes> <stderr bytes>` followed by both streams' bytes.
+ */
 export function commandLine(id: number, argv: string[], timeoutMs: number): string {
   const secs = Math.max(0.1, timeoutMs / 1000);
   const cmd = ["timeout", "-k", "1", String(secs), ...argv].map(shellQuote).join(" ");
-  return `${cmd} </dev/null >"$T/o" 2>"$T/e"; printf '${MARK} ${id} %s ' "$?"; head -c 1048576 "$T/o" | base64 -w0; printf ' '; head -c 1048576 "$T/e" | base64 -w0; printf '\\n'\n`;
+  return (
+    `${cmd} </dev/null >"$T/o" 2>"$T/e"; c=$?; o=; e=; ` +
+    `IFS= read -r -N 1048576 o <"$T/o"; IFS= read -r -N 1048576 e <"$T/e"; ` +
+    `printf '${MARK} ${id} %s %s %s\\n%s%s' "$c" "\${#o}" "\${#e}" "$o" "$e"\n`
+  );
 }
 
-/** The result line of a command, or null for another line. */
-export function parseResult(line: string): { id: number; code: number; stdout: string; stderr: string } | null {
-  if (!line.startsWith(MARK + " ")) return null;
-  const [, id, code, out = "", err = ""] = line.split(" ");
-  return { id: Number(id), code: Number(code), stdout: Buffer.from(out, "base64").toString("utf8"), stderr: Buffer.from(err, "base64").toString("utf8") };
+export interface ShellResult {
+  id: number;
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Parses the shell's output, which may arrive in any pieces, into results. */
+export class ResultReader {
+  #buf: Buffer = Buffer.alloc(0);
+  #head: { id: number; code: number; out: number; err: number } | null = null;
+
+  push(chunk: Buffer): ShellResult[] {
+    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    const out: ShellResult[] = [];
+    for (;;) {
+      if (!this.#head) {
+        const nl = this.#buf.indexOf(0x0a);
+        if (nl < 0) return out;
+        const line = this.#buf.subarray(0, nl).toString("latin1");
+        this.#buf = this.#buf.subarray(nl + 1);
+        const m = new RegExp(`^${MARK} (\\d+) (\\d+) (\\d+) (\\d+)$`).exec(line);
+        if (m) this.#head = { id: Number(m[1]), code: Number(m[2]), out: Number(m[3]), err: Number(m[4]) };
+        continue;
+      }
+      const h = this.#head;
+      if (this.#buf.length < h.out + h.err) return out;
+      out.push({
+        id: h.id,
+        code: h.code,
+        stdout: this.#buf.subarray(0, h.out).toString("utf8"),
+        stderr: this.#buf.subarray(h.out, h.out + h.err).toString("utf8"),
+      });
+      this.#buf = this.#buf.subarray(h.out + h.err);
+      this.#head = null;
+    }
+  }
 }
 
 interface Pending {
@@ -57,10 +104,10 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-/** One `sh` in one target. */
+/** One shell in one target. */
 class Shell {
   readonly child: ChildProcess;
-  #buf = "";
+  readonly #reader = new ResultReader();
   #queue: Pending[] = [];
   #current: { p: Pending; timer: NodeJS.Timeout } | null = null;
   #dead: Error | null = null;
@@ -71,13 +118,12 @@ class Shell {
     // The shell never keeps the server (or a test) running by itself.
     this.child.unref();
     for (const s of [this.child.stdin, this.child.stdout, this.child.stderr] as Array<{ unref?: () => void } | null>) s?.unref?.();
-    this.child.stdout!.setEncoding("utf8");
-    this.child.stdout!.on("data", (d: string) => this.#data(d));
+    this.child.stdout!.on("data", (d: Buffer) => this.#data(d));
     this.child.stderr!.resume();
     this.child.stdin!.on("error", () => {});
     this.child.on("error", (e) => this.#die(e));
     this.child.on("close", () => this.#die(new Error("the shell exited")));
-    this.child.stdin!.write(`T=$(mktemp -d) || exit 1\n`);
+    this.child.stdin!.write(SHELL_INIT);
     this.#armIdle();
   }
 
@@ -88,8 +134,9 @@ class Shell {
   run(id: number, argv: string[], timeoutMs: number): Promise<ExecOutcome> {
     if (this.#dead) return Promise.reject(this.#dead);
     return new Promise((resolve, reject) => {
-      // The shell's own limit is `timeout`; this one catches a shell that stops answering.
-      this.#queue.push({ id, line: commandLine(id, argv, timeoutMs), limitMs: timeoutMs + 3000, resolve, reject });
+      // The command's own limit is `timeout` inside; this one only catches a shell that stopped
+      // answering, generously (a busy host runs the command late): replacing a shell costs a fork here.
+      this.#queue.push({ id, line: commandLine(id, argv, timeoutMs), limitMs: timeoutMs + 15_000, resolve, reject });
       this.#next();
     });
   }
@@ -114,14 +161,10 @@ class Shell {
     this.child.stdin!.write(p.line);
   }
 
-  #data(d: string): void {
-    this.#buf += d;
-    for (let nl = this.#buf.indexOf("\n"); nl >= 0; nl = this.#buf.indexOf("\n")) {
-      const line = this.#buf.slice(0, nl);
-      this.#buf = this.#buf.slice(nl + 1);
-      const r = parseResult(line);
+  #data(d: Buffer): void {
+    for (const r of this.#reader.push(d)) {
       const cur = this.#current;
-      if (!r || !cur || r.id !== cur.p.id) continue;
+      if (!cur || r.id !== cur.p.id) continue;
       clearTimeout(cur.timer);
       this.#current = null;
       cur.p.resolve({ code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: TIMED_OUT.has(r.code) });
@@ -168,7 +211,7 @@ export class TargetShells {
     if (!shell) {
       let argv0: string[];
       try {
-        argv0 = this.driver.enterArgv(this.name, target, ["sh"]);
+        argv0 = this.driver.enterArgv(this.name, target, SHELL_ARGV);
       } catch (err) {
         throw new CouldNotCheck(err instanceof FaultlineError ? err.message : String(err));
       }

@@ -77,6 +77,6 @@ export const file: CheckKindModule<"file"> = {
     return `${spec.path} exists`;
   },
   triggers: (spec) => [{ type: "workspace", path: spec.path }],
-  timeoutMs: () => 2000,
+  timeoutMs: () => 5000,
   run: (spec, ctx) => runFile(spec, ctx),
 };

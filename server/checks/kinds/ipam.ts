@@ -114,7 +114,7 @@ export const ipam: CheckKindModule<"ipam"> = {
       "every-node-has-a-block": "every node holds a block of its own",
     })[predicate],
   triggers: () => [{ type: "state" }, { type: "poll" }],
-  timeoutMs: () => 2000,
+  timeoutMs: () => 5000,
   run: async (predicate, ctx) => {
     const plan = await ctx.plan();
     if (!plan) throw new CouldNotCheck("this sandbox does not simulate Calico IPAM (ipam checks need the sim driver)");

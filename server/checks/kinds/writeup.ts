@@ -40,6 +40,6 @@ export const writeup: CheckKindModule<"writeup"> = {
   describe: (spec) => `a write-up${spec.minWords ? ` of at least ${spec.minWords} words` : ""}${spec.mentions.length ? ` mentioning ${spec.mentions.join(", ")}` : ""}`,
   // The web app saves the write-up and calls evaluateNow(); the resync catches anything else.
   triggers: () => [],
-  timeoutMs: () => 2000,
+  timeoutMs: () => 5000,
   run: async (spec, ctx) => judgeWriteup(spec, await ctx.writeup()),
 };

@@ -4,7 +4,7 @@
  * timer; and coalescing, transitions only, hints, the solution, and a clean stop.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,7 +14,9 @@ import { readConfined } from "../../../server/checks/sim-context.js";
 import type { CheckContext } from "../../../server/checks/types.js";
 import { createLogger } from "../../../server/log.js";
 import { startApiServer, type ApiServer } from "../../../server/sim/apiserver/index.js";
-import { cm, flagshipPlan } from "../sim/apiserver/fixtures.js";
+import type { KObject } from "../../../server/sim/apiserver/objects.js";
+import { parse as parseYaml } from "yaml";
+import { cm, FIXTURES, flagshipPlan } from "../sim/apiserver/fixtures.js";
 import { fakeContext, harnessKube, localExec } from "./support.js";
 
 const objective = (id: string, check: unknown): Objective => objectiveSchema.parse({ id, title: id, check });
@@ -207,6 +209,35 @@ describe("evaluator: Kubernetes watches", () => {
     } finally {
       await ev.stop();
       handle.config.destroy();
+    }
+  });
+});
+
+describe("evaluator: a kind installed later", () => {
+  it("a watch of a kind the server does not serve yet keeps trying; once its CRD is installed the objective follows", { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "faultline-evaluator-crd-"));
+    const api = await startApiServer({ host: "127.0.0.1", port: 0, plan: flagshipPlan(), certDir: path.join(dir, "pki"), log: createLogger({}, { level: "error" }), kubeVersion: "v1.24.6" });
+    const handle = harnessKube({ api } as never);
+    const events: TimelineEvent[] = [];
+    const ev = evaluator({
+      objectives: [objective("widget", { kube: { apiVersion: "example.faultline.dev/v1", kind: "Widget", namespace: "default", name: "w1" } })],
+      context: fakeContext({ kube: () => handle }),
+      resyncMs: 0,
+      onEvent: (e) => events.push(e),
+    });
+    try {
+      await ev.start();
+      assert.match(ev.state()[0]!.detail, /does not serve Widget/);
+      await sleep(300);
+      api.store.create("customresourcedefinitions.apiextensions.k8s.io", parseYaml(readFileSync(path.join(FIXTURES, "crd-widget.yaml"), "utf8")) as KObject);
+      api.store.create("widgets.example.faultline.dev", { apiVersion: "example.faultline.dev/v1", kind: "Widget", metadata: { name: "w1", namespace: "default" }, spec: { size: 1 } });
+      const t = await transition(events, "widget", "pass", 0, 10_000);
+      assert.equal(t.detail, "Widget default/w1: exists");
+    } finally {
+      await ev.stop();
+      handle.config.destroy();
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

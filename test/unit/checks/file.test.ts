@@ -53,12 +53,15 @@ describe("file check and the workspace's confinement", () => {
     cpSync(path.join(projectRoot, "test", "unit", "checks", "fixtures", "workspace"), fixed, { recursive: true });
     execFileSync("sed", ["-i", "s/^kube_network_nodes_prefix:/kube_network_node_prefix:/", path.join(fixed, VARS)]);
     const c = fakeContext({ readWorkspaceFile: (rel) => readConfined(fixed, rel) });
-    assert.deepEqual(await runCheck(file({ path: VARS, yaml: "kube_network_node_prefix", equals: 25 }), c), { status: "pass", detail: `${VARS}: kube_network_node_prefix is 25` });
-    assert.deepEqual(await runCheck(file({ path: VARS, yaml: "kube_network_node_prefix", equals: "25" }), c), {
-      status: "fail",
-      detail: `${VARS}: kube_network_node_prefix is 25, expected "25"`,
-    });
-    rmSync(fixed, { recursive: true, force: true });
+    try {
+      assert.deepEqual(await runCheck(file({ path: VARS, yaml: "kube_network_node_prefix", equals: 25 }), c), { status: "pass", detail: `${VARS}: kube_network_node_prefix is 25` });
+      assert.deepEqual(await runCheck(file({ path: VARS, yaml: "kube_network_node_prefix", equals: "25" }), c), {
+        status: "fail",
+        detail: `${VARS}: kube_network_node_prefix is 25, expected "25"`,
+      });
+    } finally {
+      rmSync(fixed, { recursive: true, force: true });
+    }
   });
 
   it("dotted paths index lists; objects compare deeply; matches applies to the value or the text", async () => {
