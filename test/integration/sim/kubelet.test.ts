@@ -97,7 +97,8 @@ describe("kubelet: pods created at runtime", { timeout: 180_000 }, () => {
     assert.equal(del.stdout.trim(), 'pod "web" deleted', del.stderr);
     const route = await eventually(() => driver.exec(name, "node/worker-1", ["ip", "route", "show", `${ip}/32`]), (r) => r.stdout.trim() === "", 5000);
     assert.equal(route.stdout.trim(), "");
-    const plan = driver.plan(name);
+    // The namespace goes first; the plan (and IPAM state) is written right after the routes are synced.
+    const plan = await eventually(() => driver.plan(name), (p) => !p.pods.some((x) => x.name === "web"), 5000);
     assert.ok(!plan.pods.some((p) => p.name === "web"), "the plan still lists the pod");
     const handles = plan.ipam!.blocks.flatMap((b) => b.allocations.map((a) => a.handle));
     assert.ok(!handles.includes("k8s-pod-network.default.web"), "IPAM still holds the pod's handle");
