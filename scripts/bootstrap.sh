@@ -16,7 +16,9 @@ declare -A NEED=(
   [ps]=procps [dig]=dnsutils [socat]=socat [nc]=netcat-openbsd [nsenter]=util-linux
   [vim.basic]=vim [nano]=nano [less]=less [jq]=jq
 )
-# Chromium joins this list with the browser tests (issue #5): FAULTLINE_E2E=1 or CI=true will install it.
+# The browser tests (test/e2e, `npm run test:e2e`) drive Debian's Chromium with playwright-core, which
+# downloads no browser of its own. CI=true or FAULTLINE_E2E=1 installs it; without it they are skipped.
+if [[ "${CI:-}" == "true" || "${FAULTLINE_E2E:-}" == "1" ]]; then NEED[chromium]=chromium; fi
 
 # The server needs no database server (SQLite is built in); the store's tests also run on Postgres,
 # in a throwaway cluster they start with Debian's initdb. CI=true or FAULTLINE_TEST_POSTGRES=1 installs it.

@@ -1,7 +1,7 @@
 /**
  * The HTTP app, made by a function so tests can start it on port 0 with their own store and driver.
  * Order matters: security headers, the Origin/JSON checks, the JSON body (64 KiB), sessions (with the
- * CSRF check), the routes, then the JSON 404 and the one error handler.
+ * CSRF check), the routes, the browser app (client.ts), then the JSON 404 and the one error handler.
  *
  * @example
  * const app = createApp({ publicUrl: "http://localhost:8080", trustProxy: false }, { store, manager, labs, log });
@@ -13,11 +13,13 @@ import type { AddressInfo } from "node:net";
 import express, { type Express } from "express";
 import { FailureLimiter } from "./auth/rate-limit.js";
 import { sessions } from "./auth/sessions.js";
+import { clientRoutes } from "./client.js";
 import { DEFAULT_LOGIN_LIMITS, type Ctx, type WebConfig, type WebDeps } from "./context.js";
 import { errorHandler, notFoundHandler } from "./http-error.js";
 import { adminRoutes } from "./routes/admin.js";
 import { attemptRoutes } from "./routes/attempts.js";
 import { authRoutes } from "./routes/auth.js";
+import { curriculumRoutes } from "./routes/curricula.js";
 import { healthRoutes } from "./routes/health.js";
 import { inviteRoutes } from "./routes/invites.js";
 import { labRoutes } from "./routes/labs.js";
@@ -59,8 +61,10 @@ export function createApp(config: WebConfig, deps: WebDeps): WebApp {
   app.use("/api/auth", authRoutes(ctx));
   app.use("/api/invites", inviteRoutes(ctx));
   app.use("/api/labs", labRoutes(ctx));
+  app.use("/api/curricula", curriculumRoutes(ctx));
   app.use("/api/attempts", attemptRoutes(ctx));
   app.use("/api/admin", adminRoutes(ctx));
+  app.use(clientRoutes());
 
   app.use(notFoundHandler);
   app.use(errorHandler(ctx.log));

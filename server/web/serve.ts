@@ -17,6 +17,8 @@ import { describe, openStore, type Store } from "../store/index.js";
 import { createApp, listen } from "./app.js";
 import type { LoginLimits } from "./context.js";
 import { LabCatalog } from "./labs.js";
+import { attachRealtime, type Realtime, type RealtimeOptions } from "./realtime.js";
+import type { ShellDriver } from "./realtime/terminals.js";
 import { SandboxManager, type SandboxDriver } from "./sandbox-manager.js";
 import { setupLinkIfNeeded, setupMessage, type SetupLink } from "./setup.js";
 
@@ -25,7 +27,9 @@ export interface StartOptions {
   print?: (text: string) => void;
   log?: Logger;
   /** Default: a SimDriver in the data directory. */
-  driver?: SandboxDriver;
+  driver?: SandboxDriver & ShellDriver;
+  /** Terminal tuning and limits (tests, the benchmark). */
+  realtime?: RealtimeOptions;
   loginLimits?: LoginLimits;
   /** For tests: how often idle sandboxes are looked for. */
   reapIntervalMs?: number;
@@ -36,6 +40,8 @@ export interface RunningServer {
   store: Store;
   manager: SandboxManager;
   labs: LabCatalog;
+  /** socket.io: terminals and live attempt events. */
+  realtime: Realtime;
   /** The first admin's one-time link, when there was no admin at start. */
   setup: SetupLink | null;
   /** Stops listening, the reaper and the store; sandboxes keep running and are adopted at the next start. */
@@ -74,6 +80,12 @@ export async function startServer(config: ServeConfig, opts: StartOptions = {}):
       );
     });
     cleanups.unshift(() => server.close());
+    const realtime = attachRealtime(
+      server.server,
+      { store, manager, driver, dataDir: config.dataDir, log: log.child({ component: "realtime" }), publicUrl: () => web.ctx.config.publicUrl },
+      opts.realtime,
+    );
+    cleanups.unshift(() => realtime.close());
     // With port 0 the public URL is only known now (tests); a configured one is kept as is.
     const publicUrl = config.port === 0 ? server.url : config.publicUrl;
     web.ctx.config.publicUrl = publicUrl;
@@ -85,6 +97,7 @@ export async function startServer(config: ServeConfig, opts: StartOptions = {}):
       store,
       manager,
       labs,
+      realtime,
       setup,
       close: async () => {
         for (const c of cleanups) await c();

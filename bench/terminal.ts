@@ -1,0 +1,391 @@
+/**
+ * Web terminal benchmark (issue 5): the real lab server (startServer on port 0, SQLite, the sim driver)
+ * in its own process, and `--sessions` (50) trainee sessions in this one, each signed in with its own
+ * session cookie, its own socket.io connection and an open terminal on node/cp-1 of its trainee's
+ * sandbox. Measured through socket.io, as the browser app does it:
+ *
+ *  1. keystroke echo: every session types `--keys` (60) characters at about 10 a second, all sessions
+ *     at once; per keystroke, ms from emitting `term:input` until the frame with its echo arrives;
+ *  2. output throughput: `cat` of a `--mb` (50) MB file into a headless xterm (@xterm/headless), with
+ *     output acknowledged once xterm has parsed it (the flow control of a real client), `--cat-runs` (3);
+ *  3. Ctrl-C during `yes`: `yes` runs (its output parsed by a headless xterm), then Ctrl-C; ms until the
+ *     prompt is back and output has stopped, `--ctrlc-runs` (10), in different sessions;
+ *  4. server memory: RSS, PSS and peak RSS of the server process (sandboxes not included), idle, with
+ *     every terminal open, and after the throughput and Ctrl-C runs.
+ *
+ * `--sandboxes N` (default: one per session) spreads the sessions over N trainees, each with one
+ * attempt and so one sandbox; several sessions of a trainee open terminals in the same sandbox. The
+ * lab is the small-ok fixture (3 nodes) unless `--lab webhook-to-kernel` (7 nodes, 13 pods).
+ *
+ * Goals: echo p50 <= 5 ms and p99 <= 30 ms; throughput >= 30 MB/s; Ctrl-C <= 300 ms.
+ * Usage: npm run bench:terminal -- [--sessions 50] [--sandboxes 50] [--lab small-ok] [--keys 60] [--mb 50] [--json]
+ * Needs what `faultline sandbox up` needs. Every attempt is stopped (its sandbox removed) at the end,
+ * also on Ctrl-C.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import xtermHeadless from "@xterm/headless";
+import type { OutputFrame } from "../shared/protocol.js";
+import { createLogger } from "../server/log.js";
+import { projectRoot } from "../server/paths.js";
+import { SimDriver } from "../server/sandboxes/sim/driver.js";
+import { startServer } from "../server/web/serve.js";
+import { Client, PASSWORD } from "../test/integration/web/helpers.js";
+import { connect, ok, type ClientSocket } from "../test/integration/web/socket.js";
+import { processMemory, scanProcesses } from "./procs.js";
+import { median, percentile } from "./stats.js";
+
+const { Terminal: HeadlessTerminal } = xtermHeadless;
+type Headless = InstanceType<typeof HeadlessTerminal>;
+
+const GOALS = { echoP50Ms: 5, echoP99Ms: 30, throughputMBps: 30, ctrlCMs: 300 };
+const LABS: Record<string, string> = {
+  "small-ok": path.join(projectRoot, "test", "fixtures", "labs", "small-ok"),
+  "webhook-to-kernel": path.join(projectRoot, "labs", "webhook-to-kernel"),
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// --- the server, in its own process ---------------------------------------------------------------
+
+interface ChildConfig {
+  dataDir: string;
+  labsDir: string;
+  maxSandboxes: number;
+  perAttempt: number;
+}
+
+async function serveChild(cfg: ChildConfig): Promise<void> {
+  const log = createLogger({ bench: "terminal-server" }, { level: "error" });
+  const server = await startServer(
+    {
+      dataDir: cfg.dataDir, logJson: false, host: "127.0.0.1", port: 0, publicUrl: "http://127.0.0.1:0", databaseUrl: null,
+      labsDir: cfg.labsDir, maxSandboxes: cfg.maxSandboxes, maxSandboxesPerUser: 1, idleTimeoutMs: 3_600_000, trustProxy: false,
+    },
+    { print: () => {}, log, realtime: { perAttempt: cfg.perAttempt } },
+  );
+  process.stdout.write(JSON.stringify({ url: server.url, token: server.setup?.token }) + "\n");
+  const stop = () => void server.close().then(() => process.exit(0), () => process.exit(1));
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", () => {}); // the parent decides when to stop
+}
+
+// --- a session: one signed-in trainee's socket and terminal ----------------------------------------
+
+class Session {
+  received = 0;
+  text = "";
+  xterm: Headless | null = null;
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    readonly socket: ClientSocket,
+    readonly terminalId: string,
+  ) {
+    socket.on("term:output", (f: OutputFrame) => this.frame(f));
+  }
+
+  private frame(f: OutputFrame): void {
+    if (f.terminalId !== this.terminalId) return;
+    const data = f.data instanceof Uint8Array ? f.data : new Uint8Array(f.data);
+    this.received = f.seq + data.length;
+    const end = this.received;
+    if (this.xterm) {
+      // Acknowledged once parsed, like the browser app.
+      this.xterm.write(data, () => this.socket.emit("term:ack", { terminalId: this.terminalId, upTo: end }));
+      // Only the tail is looked at (for the prompt and markers): decode no more of the frame than that.
+      this.text = (this.text + Buffer.from(data.subarray(-4096)).toString("latin1")).slice(-4096);
+    } else {
+      this.text = (this.text + Buffer.from(data.subarray(-65536)).toString("utf8")).slice(-65536);
+      this.socket.emit("term:ack", { terminalId: this.terminalId, upTo: end });
+    }
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  type(data: string): void {
+    this.socket.emit("term:input", { terminalId: this.terminalId, data });
+  }
+
+  /** Resolves when `test` holds for the recent output. */
+  async until(test: (text: string) => boolean, timeoutMs = 30_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!test(this.text)) {
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`timed out; last output: ${JSON.stringify(this.text.slice(-300))}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 500));
+        this.waiters.push(() => (clearTimeout(t), r()));
+      });
+    }
+  }
+
+  /** Presses Enter and waits for a fresh prompt (forgetting earlier output). */
+  async ready(): Promise<void> {
+    this.text = "";
+    this.type("\r");
+    await this.until((t) => PROMPT.test(t));
+    this.text = "";
+  }
+
+  /** The next frame's arrival time. */
+  nextFrame(): Promise<number> {
+    return new Promise((r) => this.waiters.push(() => r(performance.now())));
+  }
+}
+
+const PROMPT = /[#$] $/;
+
+// --- the benchmark -----------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sessions: { type: "string", default: "50" },
+      sandboxes: { type: "string" },
+      lab: { type: "string", default: "small-ok" },
+      keys: { type: "string", default: "60" },
+      mb: { type: "string", default: "50" },
+      "cat-runs": { type: "string", default: "3" },
+      "ctrlc-runs": { type: "string", default: "10" },
+      json: { type: "boolean", default: false },
+      "serve-child": { type: "string" },
+    },
+  });
+  if (values["serve-child"]) return serveChild(JSON.parse(values["serve-child"]) as ChildConfig);
+
+  const sessions = Number(values.sessions);
+  const sandboxes = Math.min(sessions, Number(values.sandboxes ?? sessions));
+  const labDir = LABS[values.lab] ?? path.resolve(values.lab);
+  const say = values.json ? (_: string) => {} : (s: string) => process.stderr.write(s + "\n");
+
+  const dataDir = mkdtempSync(path.join(tmpdir(), "faultline-bench-term-"));
+  chmodSync(dataDir, 0o711);
+  const labsDir = mkdtempSync(path.join(tmpdir(), "faultline-bench-labs-"));
+  cpSync(labDir, path.join(labsDir, path.basename(labDir)), { recursive: true });
+  const labId = path.basename(labDir);
+
+  const cfg: ChildConfig = { dataDir, labsDir, maxSandboxes: sandboxes + 2, perAttempt: Math.ceil(sessions / sandboxes) + 2 };
+  const child: ChildProcess = spawn(process.execPath, [fileURLToPath(import.meta.url), "--serve-child", JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit"] });
+  const sockets: ClientSocket[] = [];
+  const trainees: Client[] = [];
+  const attempts: string[] = [];
+  let stopping = false;
+  const cleanup = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const s of sockets) s.close();
+    await Promise.all(attempts.map((id, i) => trainees[i]?.post(`/api/attempts/${id}/stop`).catch(() => {})));
+    child.kill("SIGTERM");
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    const driver = new SimDriver(dataDir, createLogger({}, { level: "error" }));
+    for (const s of driver.list()) await driver.down(s.name).catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(labsDir, { recursive: true, force: true });
+  };
+  process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).once("line", resolve);
+      child.once("exit", (code) => reject(new Error(`the server exited (${code})`)));
+    });
+    const { url, token } = JSON.parse(first) as { url: string; token: string };
+    const serverPid = child.pid!;
+    const memory: Record<string, { rssKb: number; pssKb: number; hwmKb: number }> = {};
+    const sample = (label: string) => {
+      const m = processMemory(serverPid);
+      const hwm = /VmHWM:\s+(\d+)/.exec(readStatus(serverPid))?.[1];
+      if (m) memory[label] = { rssKb: m.rssKb, pssKb: m.pssKb, hwmKb: Number(hwm ?? 0) };
+    };
+    sample("idle");
+
+    // Trainees, their attempts (one sandbox each), then the sessions.
+    say(`server ${url} (pid ${serverPid}); ${sandboxes} sandboxes of ${labId}, ${sessions} sessions`);
+    const admin = new Client(url);
+    const made = await admin.post("/api/invites/accept", { token, email: "admin@bench.example", name: "Admin", password: PASSWORD });
+    if (made.status !== 201) throw new Error(`admin: ${JSON.stringify(made.body)}`);
+    const t0 = Date.now();
+    for (let i = 0; i < sandboxes; i++) {
+      const inv = await admin.post("/api/admin/invites", { role: "trainee" });
+      const c = new Client(url);
+      await c.post("/api/invites/accept", { token: inv.body.token, email: `t${i}@bench.example`, name: `t${i}`, password: PASSWORD });
+      trainees.push(c);
+      const r = await c.post("/api/attempts", { lab: labId });
+      if (r.status !== 201) throw new Error(`start ${i}: ${r.status} ${JSON.stringify(r.body)}`);
+      attempts.push(r.body.attempt.id);
+    }
+    for (let i = 0; i < sandboxes; i++) {
+      for (;;) {
+        const a = (await trainees[i]!.get(`/api/attempts/${attempts[i]}`)).body.attempt;
+        if (a.state === "running") break;
+        if (a.state !== "provisioning") throw new Error(`attempt ${i}: ${a.state} ${a.error}`);
+        await sleep(250);
+      }
+    }
+    say(`${sandboxes} sandboxes running after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const all: Session[] = await Promise.all(
+      Array.from({ length: sessions }, async (_, i) => {
+        const k = i % sandboxes;
+        const c = new Client(url);
+        await c.login(`t${k}@bench.example`, PASSWORD);
+        const socket = await connect(url, c);
+        sockets.push(socket);
+        const r = await ok(socket, "term:open", { attemptId: attempts[k]!, target: "node/cp-1", cols: 120, rows: 40 });
+        const s = new Session(socket, r.terminal.id);
+        await s.until((t) => PROMPT.test(t));
+        return s;
+      }),
+    );
+    await sleep(500);
+    sample("open");
+    say(`${sessions} terminals open`);
+
+    // What the sandboxes themselves cost while nobody does anything: the CPU their processes use.
+    const reader = new SimDriver(dataDir, createLogger({}, { level: "error" }));
+    const ranges = reader.list().map((x) => reader.meta(x.name).uidBase);
+    const ours = () => scanProcesses().filter((p) => ranges.some((b) => p.uid >= b && p.uid < b + 65536)).map((p) => p.pid);
+    const idle0 = new Map(ours().map((pid) => [pid, cpuMs(pid)]));
+    await sleep(5000);
+    let idleMs = 0;
+    for (const [pid, before] of idle0) {
+      const after = cpuMs(pid);
+      if (after >= before) idleMs += after - before;
+    }
+    const sandboxesIdleCpuPct = (idleMs / 5000) * 100;
+    say(`${sandboxes} idle sandboxes use ${sandboxesIdleCpuPct.toFixed(0)}% of a core`);
+
+    // 1. Echo, every session typing at once.
+    const keys = Number(values.keys);
+    const loadBefore = loadavg()[0]!;
+    const cpuBefore = cpuMs(serverPid);
+    const echoStarted = performance.now();
+    const echo: number[] = [];
+    await Promise.all(
+      all.map(async (s, i) => {
+        await sleep((i * 97) % 100);
+        for (let k = 0; k < keys; k++) {
+          const ch = String.fromCharCode(97 + (k % 26));
+          const arrived = s.nextFrame();
+          const sent = performance.now();
+          s.type(ch);
+          echo.push((await arrived) - sent);
+          await sleep(70 + Math.random() * 60);
+        }
+        s.type("\x15"); // Ctrl-U: clear the line
+      }),
+    );
+    const echoCpu = { serverCpuPct: ((cpuMs(serverPid) - cpuBefore) / (performance.now() - echoStarted)) * 100, loadBefore, loadAfter: loadavg()[0]! };
+    say(`echo: ${echo.length} keystrokes; server CPU ${echoCpu.serverCpuPct.toFixed(0)}% of a core; load average ${loadBefore.toFixed(1)} -> ${echoCpu.loadAfter.toFixed(1)}`);
+
+    // 2. Throughput: cat of a big file into a headless xterm.
+    const mb = Number(values.mb);
+    const bytes = mb * 1_000_000;
+    const s0 = all[0]!;
+    s0.type(`base64 -w 100 /dev/urandom | head -c ${bytes} > ~/big.txt; echo gen""erated\r`);
+    await s0.until((t) => /generated\r\n/.test(t), 120_000);
+    /** One `cat`: MB/s from the command sent until its last byte is in (and parsed, with an xterm). */
+    const cat = async (s: Session): Promise<number> => {
+      await s.ready();
+      const start = s.received;
+      const began = performance.now();
+      s.type("cat ~/big.txt; echo ca\"\"t-done\r");
+      await s.until((t) => /cat-done\r\n/.test(t), 300_000);
+      return (s.received - start) / 1e6 / ((performance.now() - began) / 1000);
+    };
+    const raw: number[] = [];
+    for (let run = 0; run < Number(values["cat-runs"]); run++) raw.push(await cat(s0));
+    s0.xterm = new HeadlessTerminal({ cols: 120, rows: 40, scrollback: 1000, allowProposedApi: true });
+    const throughput: number[] = [];
+    // Where the CPU goes while output streams: the server, and this process (socket.io client + xterm).
+    const serverCpu0 = cpuMs(serverPid);
+    const ownCpu0 = process.cpuUsage();
+    const bytes0 = s0.received;
+    for (let run = 0; run < Number(values["cat-runs"]); run++) throughput.push(await cat(s0));
+    const streamedMB = (s0.received - bytes0) / 1e6;
+    const own = process.cpuUsage(ownCpu0);
+    const cpuPerMB = { server: (cpuMs(serverPid) - serverCpu0) / streamedMB, client: (own.user + own.system) / 1000 / streamedMB };
+    sample("after cat");
+    say(`throughput: ${throughput.map((x) => x.toFixed(1)).join(", ")} MB/s into xterm; ${raw.map((x) => x.toFixed(1)).join(", ")} MB/s acknowledged on arrival`);
+
+    // 3. Ctrl-C during yes.
+    const ctrlc: number[] = [];
+    for (let run = 0; run < Number(values["ctrlc-runs"]); run++) {
+      const s = all[run % all.length]!;
+      s.xterm ??= new HeadlessTerminal({ cols: 120, rows: 40, scrollback: 1000, allowProposedApi: true });
+      await s.ready();
+      s.type("yes\r");
+      const before = s.received;
+      await s.until(() => s.received - before > 1_000_000, 30_000);
+      const sent = performance.now();
+      s.type("\x03");
+      await s.until((t) => /\^C\r\n[^\n]*[#$] $/.test(t), 30_000);
+      ctrlc.push(performance.now() - sent);
+    }
+    sample("after yes");
+    say(`ctrl-c: ${ctrlc.map((x) => x.toFixed(0)).join(", ")} ms`);
+
+    const result = {
+      lab: labId,
+      sessions,
+      sandboxes,
+      echo: { n: echo.length, p50: percentile(echo, 0.5), p99: percentile(echo, 0.99), max: Math.max(...echo), ...echoCpu },
+      machine: { cores: availableParallelism(), loadAverage1m: loadavg()[0], sandboxesIdleCpuPct },
+      throughputMBps: { runs: throughput, median: median(throughput), withoutXterm: { runs: raw, median: median(raw) }, cpuMsPerMB: cpuPerMB },
+      ctrlCMs: { runs: ctrlc, median: median(ctrlc), max: Math.max(...ctrlc) },
+      serverMemoryKb: memory,
+      goals: GOALS,
+    };
+    if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+    else {
+      const mib = (kb: number) => `${(kb / 1024).toFixed(0)} MiB`;
+      const row = (name: string, value: string, goal: string, okay: boolean) => `${name.padEnd(34)} ${value.padEnd(22)} ${goal.padEnd(12)} ${okay ? "ok" : "MISSED"}`;
+      const lines = [
+        "",
+        `${sessions} sessions, ${sandboxes} sandboxes (${labId}), one terminal each; ${availableParallelism()} cores, load average ${loadavg()[0]!.toFixed(1)} at the end`,
+        row("", "measured", "goal", true).replace(/ok$/, ""),
+        row("keystroke echo p50", `${result.echo.p50.toFixed(2)} ms`, `<= ${GOALS.echoP50Ms} ms`, result.echo.p50 <= GOALS.echoP50Ms),
+        row("keystroke echo p99", `${result.echo.p99.toFixed(2)} ms`, `<= ${GOALS.echoP99Ms} ms`, result.echo.p99 <= GOALS.echoP99Ms),
+        row(`cat ${mb} MB, acknowledged on arrival`, `${median(raw).toFixed(1)} MB/s`, "", true),
+        row(`cat ${mb} MB into headless xterm (median)`, `${result.throughputMBps.median.toFixed(1)} MB/s`, `>= ${GOALS.throughputMBps} MB/s`, result.throughputMBps.median >= GOALS.throughputMBps),
+        `  CPU per MB streamed: server ${cpuPerMB.server.toFixed(1)} ms (one core would carry ${(1000 / cpuPerMB.server).toFixed(0)} MB/s), this client ${cpuPerMB.client.toFixed(1)} ms`,
+        row("Ctrl-C during yes (median)", `${result.ctrlCMs.median.toFixed(0)} ms (max ${result.ctrlCMs.max.toFixed(0)})`, `<= ${GOALS.ctrlCMs} ms`, result.ctrlCMs.median <= GOALS.ctrlCMs),
+        "",
+        `${sandboxes} sandboxes, idle, use ${sandboxesIdleCpuPct.toFixed(0)}% of a core (their processes' CPU over 5 s)`,
+        "server process memory (sandboxes not included):",
+        ...Object.entries(memory).map(([k, m]) => `  ${k.padEnd(12)} RSS ${mib(m.rssKb)}, PSS ${mib(m.pssKb)}, peak RSS ${mib(m.hwmKb)}`),
+        "",
+      ];
+      process.stdout.write(lines.join("\n"));
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+/** CPU time (user + system) of a process so far, in ms. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function readStatus(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench terminal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

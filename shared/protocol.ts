@@ -1,0 +1,165 @@
+/**
+ * The socket.io protocol between the lab server and the browser app, declared once: what each side
+ * may send, as zod schemas (the server parses every client message with them) and the TypeScript
+ * types both sides compile against (`Server<ClientToServerEvents, ServerToClientEvents>` on the
+ * server, `Socket<ServerToClientEvents, ClientToServerEvents>` in the client).
+ *
+ * Connection: socket.io on `/socket.io/`, authenticated by the session cookie (`faultline_session`)
+ * sent with the handshake; a present `Origin` must be the server's. No session: the connection is
+ * refused with `connect_error` "unauthenticated". The session is checked again on every `open`,
+ * `attach` and `watch`, and every minute (a signed-out or disabled user is disconnected).
+ *
+ * Terminals. A terminal is a shell on one target (`node/cp-1`, `pod/default/netshoot`) of the
+ * sandbox of an attempt of one's own; it outlives the socket that opened it, so a reload or a
+ * dropped connection finds the SAME shell:
+ *
+ *   client                                   server
+ *   term:open {attemptId, target, cols, rows} ──▶  ack {ok, terminal: {id, ...}}
+ *   term:attach {terminalId, since, ...}      ──▶  ack {ok, terminal, replay: {from, lost}}
+ *                                            ◀──  term:output {terminalId, seq, data}   (binary)
+ *   term:ack {terminalId, upTo}               ──▶  (flow control)
+ *   term:input {terminalId, data}             ──▶
+ *   term:resize / term:detach / term:close    ──▶
+ *                                            ◀──  term:exit {terminalId, code, reason}
+ *
+ * Sequence numbers are byte offsets in the terminal's output stream, as in TCP: a frame's `seq` is
+ * the offset of its first byte, so `seq + data.byteLength` is where the next frame starts. A client
+ * keeps the end of what it has received and, after a reconnect, attaches with `since` = that end:
+ * the server sends exactly the bytes from there on (from its replay buffer, the last
+ * `REPLAY_BUFFER_BYTES` of output, trimmed on frame boundaries). When `since` is older than the
+ * buffer (a reload attaches with 0), the answer says `lost` > 0 and the replay starts at `from`: the
+ * client should reset its screen and say that earlier output is gone.
+ *
+ * Flow control: the client acknowledges output once its terminal has processed it (`term:ack`
+ * with the offset processed). When more than `FLOW_HIGH_BYTES` are unacknowledged the server stops
+ * reading the shell's PTY, so a `yes` cannot run ahead of the screen, and Ctrl-C reaches a prompt
+ * after at most that much output; it reads again once fewer than `FLOW_LOW_BYTES` are outstanding.
+ * A terminal nobody is attached to stops the same way, so a detached shell loses nothing.
+ *
+ * Output is coalesced: after a quiet moment the first output leaves at once (keystroke echo), then
+ * at most one frame per `COALESCE_MS`, or sooner when `FRAME_MAX_BYTES` are waiting.
+ *
+ * Attempts: `attempt:watch` joins an attempt's live events (provisioning phases, state changes);
+ * the owner, reviewers and admins may watch, as they may read the attempt over HTTP.
+ *
+ * Errors: a message that fails its schema, is too large or names an unknown event is answered with
+ * `protocol:error` (and, when it carried an acknowledgement callback, `{ok: false, error}`); the
+ * connection and its terminals carry on. Messages over `MAX_MESSAGE_BYTES` are cut off by
+ * engine.io, which closes the transport: the client reconnects and re-attaches its terminals.
+ *
+ * @example
+ * ```ts
+ * const socket: ClientSocket = io({ withCredentials: true });
+ * socket.emit("term:open", { attemptId, target: "node/cp-1", cols: 120, rows: 32 }, (r) => {
+ *   if (!r.ok) return console.error(r.error.message);
+ *   socket.emit("term:input", { terminalId: r.terminal.id, data: "kubectl get nodes\r" });
+ * });
+ * socket.on("term:output", ({ terminalId, seq, data }) => xterm.write(new Uint8Array(data)));
+ * ```
+ */
+import { z } from "zod";
+
+export * from "./protocol/limits.js";
+import { COLS, INPUT_MAX_CHARS, ROWS } from "./protocol/limits.js";
+
+const id = z.string().regex(/^[0-9a-f]{24}$/, "expected a 24-character hex id");
+/** `node/<name>` or `pod/<namespace>/<name>` (the driver's TARGET). */
+const target = z.string().max(300).regex(/^(node\/[a-z0-9-]+|pod\/[a-z0-9-]+\/[a-z0-9.-]+)$/, "expected node/<name> or pod/<namespace>/<name>");
+const cols = z.number().int().min(COLS.min).max(COLS.max);
+const rows = z.number().int().min(ROWS.min).max(ROWS.max);
+const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** Every message a client may send, by event name. */
+export const clientMessages = {
+  "attempt:watch": z.strictObject({ attemptId: id }),
+  "attempt:unwatch": z.strictObject({ attemptId: id }),
+  "term:list": z.strictObject({ attemptId: id }),
+  "term:open": z.strictObject({ attemptId: id, target, cols, rows }),
+  "term:attach": z.strictObject({ terminalId: id, since: offset, cols: cols.optional(), rows: rows.optional() }),
+  "term:input": z.strictObject({ terminalId: id, data: z.string().min(1).max(INPUT_MAX_CHARS) }),
+  "term:ack": z.strictObject({ terminalId: id, upTo: offset }),
+  "term:resize": z.strictObject({ terminalId: id, cols, rows }),
+  "term:detach": z.strictObject({ terminalId: id }),
+  "term:close": z.strictObject({ terminalId: id }),
+} as const;
+
+export type ClientEvent = keyof typeof clientMessages;
+export type ClientMessage<E extends ClientEvent> = z.infer<(typeof clientMessages)[E]>;
+
+export type ProtocolErrorCode =
+  | "invalid" // the message failed its schema
+  | "too_large" // a field over its limit
+  | "unknown_event"
+  | "unauthenticated" // the session ended
+  | "not_found" // no such attempt or terminal, or not one's own
+  | "forbidden" // may see it, may not act on it
+  | "conflict" // the sandbox is not running; the terminal has exited
+  | "limit" // too many terminals
+  | "internal";
+
+export interface ProtocolError {
+  code: ProtocolErrorCode;
+  message: string;
+  hint?: string;
+}
+
+/** A terminal as the server describes it. `end` is the offset after its last output byte. */
+export interface TerminalInfo {
+  id: string;
+  attemptId: string;
+  target: string;
+  cols: number;
+  rows: number;
+  createdAt: string;
+  end: number;
+  /** Set once the shell has exited (it stays listed a minute, so a reconnect sees its end). */
+  exit: TerminalExit | null;
+}
+
+export interface TerminalExit {
+  code: number | null;
+  /** "exited", or why the server ended it: "closed", "sandbox reset", "sandbox stopped", ... */
+  reason: string;
+}
+
+/** What the acknowledgement of each request carries when it succeeded. */
+export interface Replies {
+  "attempt:watch": { attemptId: string };
+  "term:list": { terminals: TerminalInfo[] };
+  "term:open": { terminal: TerminalInfo };
+  /** The replay follows as `term:output` frames from `replay.from`; `lost` bytes before it are gone. */
+  "term:attach": { terminal: TerminalInfo; replay: { from: number; lost: number } };
+  "term:close": { terminalId: string };
+}
+
+export type Reply<E extends keyof Replies> = ({ ok: true } & Replies[E]) | { ok: false; error: ProtocolError };
+
+export type ClientToServerEvents = {
+  [E in ClientEvent]: E extends keyof Replies ? (msg: ClientMessage<E>, ack: (reply: Reply<E>) => void) => void : (msg: ClientMessage<E>) => void;
+};
+
+/** A run of output; `data` is a Buffer on the server and an ArrayBuffer in the browser. */
+export interface OutputFrame {
+  terminalId: string;
+  seq: number;
+  data: Uint8Array | ArrayBuffer;
+}
+
+/** A provisioning phase as the driver reports it (server/sandboxes/sim/driver.ts Phase). */
+export interface PhaseReport {
+  phase: string;
+  detail?: string;
+  ms: number;
+}
+
+export type AttemptStateName = "provisioning" | "running" | "suspended" | "stopped";
+
+export interface ServerToClientEvents {
+  "term:output": (frame: OutputFrame) => void;
+  "term:exit": (msg: { terminalId: string } & TerminalExit) => void;
+  /** Another connection attached to this terminal (the newest wins). */
+  "term:detached": (msg: { terminalId: string; reason: string }) => void;
+  "attempt:phase": (msg: { attemptId: string; phase: PhaseReport }) => void;
+  "attempt:state": (msg: { attemptId: string; state: AttemptStateName; error: string | null }) => void;
+  "protocol:error": (msg: { event: string } & ProtocolError) => void;
+}

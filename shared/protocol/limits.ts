@@ -1,0 +1,22 @@
+/**
+ * The protocol's numbers (shared/protocol.ts explains them), apart from its schemas so that the
+ * browser app can import them without bundling zod.
+ */
+/** Bytes of output kept per terminal for re-attaching. */
+export const REPLAY_BUFFER_BYTES = 1024 * 1024;
+/** Unacknowledged output above which the server stops reading the PTY. */
+export const FLOW_HIGH_BYTES = 256 * 1024;
+/** ... and below which it reads again. */
+export const FLOW_LOW_BYTES = 64 * 1024;
+/** Output frames are at most this large. */
+export const FRAME_MAX_BYTES = 64 * 1024;
+/** Output waiting is sent at most this long after the previous frame. */
+export const COALESCE_MS = 8;
+/** One `term:input` carries at most this many characters (the client splits longer pastes). */
+export const INPUT_MAX_CHARS = 32 * 1024;
+/** engine.io's limit for one message; larger ones close the transport. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Open terminals per attempt. */
+export const TERMINALS_PER_ATTEMPT = 12;
+export const COLS = { min: 2, max: 500 } as const;
+export const ROWS = { min: 2, max: 200 } as const;
