@@ -27,6 +27,7 @@ import { goPathJoin, goQuote, goTlsVerifyPrefix, GoError, interpretReply, joinHo
 import { admissionReview, InvalidResponseError, reviewVersionFor, toStatusErr, verifyAdmissionResponse, type AdmissionAttributes, type AdmissionOperation } from "./admission-review.js";
 import type { AuthResult } from "./handler.js";
 import { isRecord, type KObject } from "./objects.js";
+import { selectorMatches, type Selector } from "./selectors.js";
 import { jsonPatch } from "./patch.js";
 import { groupVersion, mustResourceType, RESOURCE_TYPES, type ResourceType } from "./resources.js";
 import { ApiError, badRequest, invalid, isApiError, type Status } from "./status.js";
@@ -68,10 +69,6 @@ interface Rule {
   scope: string;
 }
 
-interface Selector {
-  matchLabels?: Record<string, unknown>;
-  matchExpressions?: Array<{ key?: unknown; operator?: unknown; values?: unknown }>;
-}
 
 /** One webhook of a configuration, with the v1 defaults applied (what the real defaulting would have stored). */
 export interface Webhook {
@@ -135,40 +132,6 @@ export function webhooksOf(config: KObject, mutating: boolean): Webhook[] {
     });
   }
   return out;
-}
-
-/**
- * metav1.LabelSelectorAsSelector + Matches. An absent selector is the `{}` the API defaults it to, which
- * selects everything. Throws for an operator the API does not know.
- */
-export function selectorMatches(sel: Selector | undefined, labels: Record<string, string> | undefined): boolean {
-  if (!sel) return true;
-  const l = labels ?? {};
-  const has = (k: string) => Object.prototype.hasOwnProperty.call(l, k);
-  for (const [k, v] of Object.entries(isRecord(sel.matchLabels) ? sel.matchLabels : {})) {
-    if (!has(k) || l[k] !== v) return false;
-  }
-  for (const e of Array.isArray(sel.matchExpressions) ? sel.matchExpressions : []) {
-    const key = String(e.key ?? "");
-    const values = strings(e.values);
-    switch (e.operator) {
-      case "In":
-        if (!has(key) || !values.includes(l[key]!)) return false;
-        break;
-      case "NotIn":
-        if (has(key) && values.includes(l[key]!)) return false;
-        break;
-      case "Exists":
-        if (!has(key)) return false;
-        break;
-      case "DoesNotExist":
-        if (has(key)) return false;
-        break;
-      default:
-        throw new Error(`${goQuote(String(e.operator ?? ""))} is not a valid label selector operator`);
-    }
-  }
-  return true;
 }
 
 function exactOrWildcard(items: string[], requested: string): boolean {

@@ -3,7 +3,8 @@
  * `fields.ParseSelector`. Both come from query strings, so both are untrusted: parse errors are
  * BadRequest with the apimachinery wording, never exceptions of another kind.
  */
-import type { KObject } from "./objects.js";
+import { goQuote } from "./admission-client.js";
+import { isRecord, type KObject } from "./objects.js";
 import type { ResourceType } from "./resources.js";
 import { badRequest } from "./status.js";
 
@@ -284,4 +285,44 @@ export function formatLabelSelector(sel: unknown): string {
   }
   const out = parts.join(",");
   return out === "" ? "<none>" : out;
+}
+
+/** A metav1.LabelSelector as stored in objects (webhooks' namespace/objectSelector, NetworkPolicies, workloads). */
+export interface Selector {
+  matchLabels?: Record<string, unknown>;
+  matchExpressions?: Array<{ key?: unknown; operator?: unknown; values?: unknown }>;
+}
+
+/**
+ * metav1.LabelSelectorAsSelector + Matches. An absent selector is the `{}` the API defaults it to, which
+ * selects everything. Throws for an operator the API does not know.
+ */
+export function selectorMatches(sel: Selector | undefined, labels: Record<string, string> | undefined): boolean {
+  if (!sel) return true;
+  const l = labels ?? {};
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(l, k);
+  for (const [k, v] of Object.entries(isRecord(sel.matchLabels) ? sel.matchLabels : {})) {
+    if (!has(k) || l[k] !== v) return false;
+  }
+  for (const e of Array.isArray(sel.matchExpressions) ? sel.matchExpressions : []) {
+    const key = String(e.key ?? "");
+    const values = (Array.isArray(e.values) ? e.values.filter((x): x is string => typeof x === "string") : []);
+    switch (e.operator) {
+      case "In":
+        if (!has(key) || !values.includes(l[key]!)) return false;
+        break;
+      case "NotIn":
+        if (has(key) && values.includes(l[key]!)) return false;
+        break;
+      case "Exists":
+        if (!has(key)) return false;
+        break;
+      case "DoesNotExist":
+        if (has(key)) return false;
+        break;
+      default:
+        throw new Error(`${goQuote(String(e.operator ?? ""))} is not a valid label selector operator`);
+    }
+  }
+  return true;
 }

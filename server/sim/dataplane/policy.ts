@@ -33,7 +33,7 @@
  * table holds now: its `iptables-save -t filter` output, or the `state` of the previous render.
  */
 import { createHash } from "node:crypto";
-import { selectorMatches } from "../apiserver/admission.js";
+import { selectorMatches } from "../apiserver/selectors.js";
 import { containsIp, formatCidr, isIpv4, parseCidr, parseIp } from "../net/cidr.js";
 import { iptablesRestoreInput } from "./execute.js";
 import type { NetOp } from "./ops.js";

@@ -4,7 +4,7 @@
  * selectors, tolerations against taints (core/v1 helper), int-or-percent scaling (apimachinery intstr)
  * and an order-insensitive deep equality, so a controller only writes what actually changed.
  */
-import { selectorMatches } from "../admission.js";
+import { selectorMatches } from "../selectors.js";
 import { isRecord, type KObject, type OwnerReference } from "../objects.js";
 
 export interface Condition {
