@@ -48,6 +48,49 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# kubectl 1.29+: trainees' shells use it and lab manifests are applied with it; the sandbox's API server
+# speaks the WebSocket exec protocol kubectl uses since 1.29. Debian's own kubernetes-client is 1.20, so
+# when kubectl is missing or older, root adds the Kubernetes project's apt repository (pkgs.k8s.io, the
+# documented install) and installs it from there.
+KUBECTL_MIN_MINOR=29
+KUBECTL_SERIES=v1.32
+kubectl_minor() {
+  kubectl version --client -o json 2>/dev/null | sed -n 's/.*"minor": *"\([0-9]*\).*/\1/p' | head -n1
+}
+minor="$(kubectl_minor || true)"
+if [[ -z "$minor" || "$minor" -lt "$KUBECTL_MIN_MINOR" ]]; then
+  have="${minor:+kubectl 1.$minor}"; have="${have:-no kubectl}"
+  manual="https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/"
+  if ((is_root)); then
+    echo "faultline: found ${have}; installing kubectl from pkgs.k8s.io (${KUBECTL_SERIES})" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    for t in curl gpg; do
+      command -v "$t" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq --no-install-recommends curl gpg ca-certificates >/dev/null; break; }
+    done
+    keyring=/etc/apt/keyrings/kubernetes-apt-keyring.gpg
+    list=/etc/apt/sources.list.d/kubernetes.list
+    mkdir -p -m 755 /etc/apt/keyrings
+    # The list is written only once the key is in, and taken back if apt cannot use it, so a failed
+    # attempt (offline, a proxy) leaves apt as it was.
+    if curl -fsSL --max-time 60 "https://pkgs.k8s.io/core:/stable:/${KUBECTL_SERIES}/deb/Release.key" | gpg --dearmor --yes -o "$keyring" \
+      && echo "deb [signed-by=${keyring}] https://pkgs.k8s.io/core:/stable:/${KUBECTL_SERIES}/deb/ /" >"$list" \
+      && apt-get update -qq && apt-get install -y -qq kubectl >/dev/null; then
+      echo "faultline: installed $(kubectl version --client 2>/dev/null | head -n1)" >&2
+    else
+      rm -f "$list" "$keyring"
+      echo "faultline: could not install kubectl from pkgs.k8s.io (is the machine offline?)." >&2
+      echo "  Install kubectl 1.${KUBECTL_MIN_MINOR} or newer by hand (${manual}), then run this again." >&2
+      exit 1
+    fi
+  else
+    echo "faultline: found ${have}; Faultline needs kubectl 1.${KUBECTL_MIN_MINOR} or newer. Install it (${manual}), e.g.:" >&2
+    echo "  curl -fsSL https://pkgs.k8s.io/core:/stable:/${KUBECTL_SERIES}/deb/Release.key | sudo gpg --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg" >&2
+    echo "  echo 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/${KUBECTL_SERIES}/deb/ /' | sudo tee /etc/apt/sources.list.d/kubernetes.list" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y kubectl" >&2
+    exit 1
+  fi
+fi
+
 # Sandboxes run as unprivileged host ids from a subordinate range (see docs/sandboxes.md):
 # 256 slots of 65536 ids each, far above the ranges Debian's useradd hands out.
 SUB_START=1073741824

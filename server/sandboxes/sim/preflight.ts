@@ -83,6 +83,14 @@ export function preflight(opts: { codeRoot: string } & PreflightDeps): { range: 
       `run \`npm run bootstrap\` as root, or: sudo apt-get install -y ${pkgs.join(" ")}`,
     );
   }
+  // Not a Debian package: Debian 12 ships kubectl 1.20, which execs over SPDY; the API server speaks the
+  // WebSocket exec protocol kubectl uses since 1.29 (and lab manifests are applied with it).
+  if (!find("kubectl")) {
+    throw new FaultlineError(
+      "the sim driver needs kubectl (1.29 or newer) on the PATH, for trainees' shells and to apply lab manifests",
+      "run `npm run bootstrap` as root (it adds the Kubernetes apt repository pkgs.k8s.io and installs kubectl), or install it: https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/",
+    );
+  }
   const ids = opts.readIds ? { read: opts.readIds } : {};
   const uid = subordinateRange("/etc/subuid", ids);
   const gid = subordinateRange("/etc/subgid", ids);

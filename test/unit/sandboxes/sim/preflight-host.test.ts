@@ -23,6 +23,14 @@ it("a host without uidmap: names newuidmap and the package to install", () => {
   });
 });
 
+it("a host without kubectl: says which version is needed and how to get it (Debian's own is too old)", () => {
+  assert.throws(() => preflight({ ...ok, which: (b) => (b === "kubectl" ? null : which(b)) }), (e: Error & { hint?: string }) => {
+    assert.match(e.message, /needs kubectl \(1\.29 or newer\)/);
+    assert.match(e.hint!, /npm run bootstrap[\s\S]*pkgs\.k8s\.io/);
+    return true;
+  });
+});
+
 it("a host without user namespaces: says what the kernel answered and how to enable them", () => {
   assert.throws(() => preflight({ ...ok, probeUserns: () => ({ status: 1, stderr: "unshare: unshare failed: Operation not permitted\n" }) }), (e: Error & { hint?: string }) => {
     assert.match(e.message, /cannot create user namespaces: unshare: unshare failed: Operation not permitted$/);
