@@ -4,7 +4,7 @@
  * cluster. A manifest the API server refuses fails the build with kubectl's words.
  */
 import assert from "node:assert/strict";
-import { cpSync, writeFileSync } from "node:fs";
+import { cpSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { cleanup, eventually, fixtureLab, tempDataDir, testDriver, uniqueName } from "../../support/sandbox.js";
@@ -29,8 +29,10 @@ describe("lab manifests", { timeout: 120_000 }, () => {
     assert.equal(again.stdout.trim(), "networkpolicy.networking.k8s.io/default-deny", again.stderr);
   });
 
-  it("a manifest the API server refuses fails the build with kubectl's message", async () => {
-    const dir = path.join(tempDataDir(), "refused");
+  it("a manifest the API server refuses fails the build with kubectl's message", async (t) => {
+    const scratch = tempDataDir();
+    t.after(() => rmSync(scratch, { recursive: true, force: true }));
+    const dir = path.join(scratch, "refused");
     cpSync(fixtureLab("with-manifests"), dir, { recursive: true });
     writeFileSync(path.join(dir, "setup", "start.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad, namespace: nope}\n");
     await assert.rejects(driver.up({ lab: dir, name: uniqueName("man-bad") }), (e: Error) => {
