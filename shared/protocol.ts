@@ -39,8 +39,10 @@
  * Output is coalesced: after a quiet moment the first output leaves at once (keystroke echo), then
  * at most one frame per `COALESCE_MS`, or sooner when `FRAME_MAX_BYTES` are waiting.
  *
- * Attempts: `attempt:watch` joins an attempt's live events (provisioning phases, state changes);
- * the owner, reviewers and admins may watch, as they may read the attempt over HTTP.
+ * Attempts: `attempt:watch` joins an attempt's live events (provisioning phases, state changes, and
+ * `attempt:objectives`: every objective's state whenever the live grading evaluator sees one change);
+ * the owner, reviewers and admins may watch, as they may read the attempt over HTTP. The objectives
+ * pushed are the same `ObjectiveView`s as `GET /api/attempts/:id` returns in `objectives`.
  *
  * Errors: a message that fails its schema, is too large or names an unknown event is answered with
  * `protocol:error` (and, when it carried an acknowledgement callback, `{ok: false, error}`); the
@@ -84,6 +86,38 @@ export const clientMessages = {
 } as const;
 
 export type ClientEvent = keyof typeof clientMessages;
+
+/**
+ * How an objective stands: "pass" done, "fail" not yet, "error" the check could not run (the sandbox
+ * could not answer: not the trainee's fault), "pending" not checked yet.
+ */
+export const objectiveStateSchema = z.enum(["pending", "pass", "fail", "error"]);
+export type ObjectiveState = z.infer<typeof objectiveStateSchema>;
+
+/**
+ * One objective of an attempt as the server reports it, over HTTP (`GET /api/attempts/:id`,
+ * `objectives`) and in `attempt:objectives`. `detail` says why (the check's own words; null while
+ * pending); `since` is when the objective entered this state (ISO time; null while pending).
+ */
+export const objectiveViewSchema = z.strictObject({
+  id: z.string(),
+  title: z.string(),
+  state: objectiveStateSchema,
+  detail: z.string().nullable(),
+  since: z.string().nullable(),
+});
+export type ObjectiveView = z.infer<typeof objectiveViewSchema>;
+
+/**
+ * The server's messages that carry data a client acts on, by event name: the server builds them to
+ * these types, and a client (or a test) may parse them with these schemas.
+ */
+export const serverMessages = {
+  /** Every objective of the attempt, in the lab's order, once any of them changed state. */
+  "attempt:objectives": z.strictObject({ attemptId: id, objectives: z.array(objectiveViewSchema) }),
+} as const;
+
+export type ServerMessage<E extends keyof typeof serverMessages> = z.infer<(typeof serverMessages)[E]>;
 export type ClientMessage<E extends ClientEvent> = z.infer<(typeof clientMessages)[E]>;
 
 export type ProtocolErrorCode =
@@ -161,5 +195,6 @@ export interface ServerToClientEvents {
   "term:detached": (msg: { terminalId: string; reason: string }) => void;
   "attempt:phase": (msg: { attemptId: string; phase: PhaseReport }) => void;
   "attempt:state": (msg: { attemptId: string; state: AttemptStateName; error: string | null }) => void;
+  "attempt:objectives": (msg: ServerMessage<"attempt:objectives">) => void;
   "protocol:error": (msg: { event: string } & ProtocolError) => void;
 }

@@ -3,6 +3,10 @@
  * session cookie, the CSRF token (cookie `faultline_csrf`) echoed on every change, and errors thrown
  * as ApiError with the server's code, message and hint.
  */
+import type { ObjectiveState, ObjectiveView } from "../../shared/protocol";
+
+export type { ObjectiveState, ObjectiveView };
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -53,9 +57,6 @@ export interface AttemptSummary {
   error: string | null;
 }
 
-/** How an objective stands; "error" means the check itself could not run ("could not check"). */
-export type ObjectiveState = "pending" | "pass" | "fail" | "error";
-
 export interface Attempt extends AttemptSummary {
   sandbox: string;
   progress: { phases: Array<{ phase: string; detail?: string; ms: number }>; expected: string[] | null };
@@ -63,8 +64,8 @@ export interface Attempt extends AttemptSummary {
   events: Array<{ kind: string; detail: string | null; at: string }>;
   transitions: Array<{ objectiveId: string; from: string | null; to: string; detail: string | null; at: string }>;
   hints: Array<{ index: number; afterMs: number | null; revealed: boolean; text?: string }>;
-  /** The evaluator's current view, when the server sends one (the grading issue); else derived from `transitions`. */
-  objectives?: Array<{ id?: string; objective?: string; state: ObjectiveState; detail?: string | null }>;
+  /** Every objective's state: the live evaluator's while the sandbox runs, else the last recorded (shared/protocol.ts). */
+  objectives: ObjectiveView[];
 }
 
 export type Step =

@@ -1,30 +1,13 @@
 /** How far a trainee is in each lab: their latest attempt and its objectives' states. */
-import { get, type Attempt, type AttemptSummary, type LabDetail, type LabSummary, type ObjectiveState } from "./api";
-
-export interface ObjectiveView {
-  id: string;
-  title: string;
-  state: ObjectiveState;
-  detail: string | null;
-  at: string | null;
-}
+import { get, type Attempt, type AttemptSummary, type LabDetail, type LabSummary, type ObjectiveView } from "./api";
 
 /**
- * Each objective's state: from the attempt's `objectives` when the server sends them (the live
- * evaluator), else from the last recorded transition of each, else "pending".
+ * Each objective's state: the attempt's `objectives` as the server reports them (live, or as last
+ * recorded); without an attempt, every objective of the lab not checked yet.
  */
-export function objectiveStates(lab: Pick<LabDetail, "objectiveList">, attempt: Attempt | null): ObjectiveView[] {
-  const last = new Map<string, { state: ObjectiveState; detail: string | null; at: string | null }>();
-  for (const t of attempt?.transitions ?? []) last.set(t.objectiveId, { state: normalize(t.to), detail: t.detail, at: t.at });
-  for (const o of attempt?.objectives ?? []) {
-    const id = o.id ?? o.objective;
-    if (id) last.set(id, { state: normalize(o.state), detail: o.detail ?? null, at: last.get(id)?.at ?? null });
-  }
-  return lab.objectiveList.map((o) => ({ id: o.id, title: o.title, ...(last.get(o.id) ?? { state: "pending" as const, detail: null, at: null }) }));
-}
-
-function normalize(s: string): ObjectiveState {
-  return s === "pass" || s === "fail" || s === "error" ? s : "pending";
+export function objectiveStates(lab: Pick<LabDetail, "objectiveList">, attempt: Pick<Attempt, "objectives"> | null): ObjectiveView[] {
+  if (attempt) return attempt.objectives;
+  return lab.objectiveList.map((o) => ({ id: o.id, title: o.title, state: "pending", detail: null, since: null }));
 }
 
 export interface LabProgress {
@@ -47,9 +30,8 @@ export async function labProgress(labs: LabSummary[]): Promise<Map<string, LabPr
   for (const lab of labs) {
     const a = latest.get(lab.id) ?? null;
     const detail = byLab.get(lab.id) ?? null;
-    const ids = new Set(detail?.transitions.map((t) => t.objectiveId) ?? []);
-    const states = detail ? objectiveStates({ objectiveList: [...ids].map((id) => ({ id, title: id })) }, detail) : [];
-    out.set(lab.id, { lab, latest: a, open: !!a && !a.endedAt, passed: states.filter((s) => s.state === "pass").length, total: lab.objectives });
+    const passed = detail?.objectives.filter((o) => o.state === "pass").length ?? 0;
+    out.set(lab.id, { lab, latest: a, open: !!a && !a.endedAt, passed, total: lab.objectives });
   }
   return out;
 }

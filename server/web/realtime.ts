@@ -1,5 +1,6 @@
 /**
- * socket.io on the lab server: terminals and live attempt events, speaking the protocol declared in
+ * socket.io on the lab server: terminals and live attempt events (provisioning phases, state changes,
+ * objectives turning green as the grading evaluator sees them), speaking the protocol declared in
  * shared/protocol.ts (its header describes the messages, sequence numbers, flow control and replay).
  *
  * Authentication is the HTTP session: the handshake's `faultline_session` cookie, looked up in the
@@ -107,9 +108,12 @@ export function attachRealtime(http: HttpServer, deps: RealtimeDeps, opts: Realt
       });
   });
 
+  // Everyone watching the attempt (the owner's pages, reviewers and admins reading it) hears its events.
   const unsubscribe = deps.manager.subscribe((e) => {
-    if (e.type === "phase") io.to(room(e.attemptId)).emit("attempt:phase", { attemptId: e.attemptId, phase: e.phase });
-    else io.to(room(e.attemptId)).emit("attempt:state", { attemptId: e.attemptId, state: e.state, error: e.error });
+    const to = io.to(room(e.attemptId));
+    if (e.type === "phase") to.emit("attempt:phase", { attemptId: e.attemptId, phase: e.phase });
+    else if (e.type === "state") to.emit("attempt:state", { attemptId: e.attemptId, state: e.state, error: e.error });
+    else to.emit("attempt:objectives", { attemptId: e.attemptId, objectives: e.objectives });
   });
 
   io.on("connection", (socket) => {

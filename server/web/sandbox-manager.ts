@@ -13,14 +13,20 @@
  *    adopted (a server restart does not cost the trainee the cluster), other open attempts suspended,
  *    and server sandboxes (`att-…`) no open attempt owns removed as orphans. Sandboxes made with the
  *    CLI in the same data directory are not the server's and are left alone.
+ *  - Live grading (grading.ts): every running sandbox has its attempt's evaluator. It starts when the
+ *    sandbox is ready (provisioned, reset, re-provisioned, adopted) and stops before the sandbox is
+ *    removed (stop, reset, reaping) and when the manager closes; its objective changes are announced
+ *    to listeners like phases and states.
  *
  * Every operation on one attempt is serialized (per trainee and lab), so a stop during provisioning
  * waits for the sandbox to come up, then takes it down.
  */
+import type { ObjectiveView } from "../../shared/protocol.js";
 import { FaultlineError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Phase, SandboxStatus } from "../sandboxes/sim/driver.js";
 import type { Attempt, AttemptState, Store } from "../store/index.js";
+import { Grading, type GradingSource } from "./grading.js";
 
 /** What the manager needs of a driver (SimDriver has it; kind and terraform drivers will). */
 export interface SandboxDriver {
@@ -49,7 +55,8 @@ export interface Progress {
 
 export type ManagerEvent =
   | { type: "phase"; attemptId: string; userId: string; phase: Phase }
-  | { type: "state"; attemptId: string; userId: string; state: AttemptState; error: string | null };
+  | { type: "state"; attemptId: string; userId: string; state: AttemptState; error: string | null }
+  | { type: "objectives"; attemptId: string; userId: string; objectives: ObjectiveView[] };
 
 export class QuotaError extends FaultlineError {
   readonly status = 429;
@@ -90,6 +97,8 @@ export class SandboxManager {
   private readonly listeners = new Set<(e: ManagerEvent) => void>();
   private readonly now: () => Date;
   private reaper: NodeJS.Timeout | null = null;
+  /** The running sandboxes' evaluators. */
+  readonly grading: Grading;
 
   constructor(
     private readonly store: Store,
@@ -98,8 +107,17 @@ export class SandboxManager {
     private readonly labDir: (labId: string) => string | undefined,
     private readonly log: Logger,
     readonly opts: ManagerOptions,
+    /** The labs' objectives and the checks' view of a sandbox, for live grading. */
+    grading: GradingSource,
   ) {
     this.now = opts.now ?? (() => new Date());
+    this.grading = new Grading({
+      ...grading,
+      store,
+      log: log.child({ component: "grading" }),
+      now: this.now,
+      onChange: (a, objectives) => this.emit({ type: "objectives", attemptId: a.id, userId: a.userId, objectives }),
+    });
   }
 
   /** Start-up: clean up, adopt what still runs, then reap idle sandboxes on a timer. */
@@ -111,6 +129,7 @@ export class SandboxManager {
       if (a.state === "running" && this.driver.isAlive(a.sandboxName)) {
         this.live.set(a.id, { attemptId: a.id, userId: a.userId, labId: a.labId, name: a.sandboxName, state: "running", lastActive: Date.now() });
         this.log.info("attempt.adopted", { attempt: a.id, sandbox: a.sandboxName });
+        await this.grading.start(a.id);
         continue;
       }
       if (a.state === "suspended") continue;
@@ -130,14 +149,18 @@ export class SandboxManager {
     this.reaper.unref();
   }
 
-  /** Stops the reaper and waits for operations in flight. Sandboxes keep running (adopted at the next start). */
+  /**
+   * Stops the reaper, waits for operations in flight, then stops every evaluator. Sandboxes keep
+   * running (adopted, and graded again, at the next start).
+   */
   async close(): Promise<void> {
     if (this.reaper) clearInterval(this.reaper);
     this.reaper = null;
     await Promise.allSettled([...this.background, ...this.locks.values()]);
+    await this.grading.closeAll();
   }
 
-  /** Listens to phases and state changes; returns the function that stops listening. */
+  /** Listens to phases, state changes and objective changes; returns the function that stops listening. */
   subscribe(fn: (e: ManagerEvent) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -234,6 +257,7 @@ export class SandboxManager {
       const current = (await this.store.attemptById(attempt.id))!;
       if (current.endedAt) return current;
       await this.settle(current.id);
+      await this.grading.stop(current.id);
       await this.removeSandbox(current.sandboxName);
       this.live.delete(current.id);
       this.phases.delete(current.id);
@@ -251,6 +275,7 @@ export class SandboxManager {
       if (live.state !== "running" || live.lastActive > cutoff) continue;
       await this.serialized(live.userId, live.labId, async () => {
         if (this.live.get(live.attemptId) !== live || live.state !== "running" || live.lastActive > cutoff) return;
+        await this.grading.stop(live.attemptId);
         await this.removeSandbox(live.name);
         this.live.delete(live.attemptId);
         await this.store.updateAttempt(live.attemptId, { state: "suspended" });
@@ -316,6 +341,8 @@ export class SandboxManager {
     this.emit({ type: "state", attemptId: live.attemptId, userId: live.userId, state: "provisioning", error: null });
     const job = (async () => {
       try {
+        // A reset's old sandbox is still graded: stop its evaluator before the sandbox goes.
+        await this.grading.stop(live.attemptId);
         await this.removeSandbox(live.name);
         await this.driver.up({
           lab: labDir,
@@ -330,6 +357,8 @@ export class SandboxManager {
         this.expected.set(live.labId, [...new Set(phases.map((p) => p.phase))]);
         await this.store.updateAttempt(live.attemptId, { state: "running", error: null });
         await this.event(live.attemptId, "provisioned", `${phases.at(-1)?.ms ?? 0} ms`);
+        // Before "running" is announced, so the page that reads the attempt then finds it graded.
+        await this.grading.start(live.attemptId);
         this.emit({ type: "state", attemptId: live.attemptId, userId: live.userId, state: "running", error: null });
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);

@@ -1,12 +1,14 @@
 /**
- * `faultline serve`: the store, the sim driver, the labs and the SandboxManager wired into the HTTP
- * app and listening. Used by main.ts and by the integration tests (port 0, a temp data directory).
+ * `faultline serve`: the store, the sim driver, the labs and the SandboxManager (with live grading: the
+ * labs' objectives checked through the sim driver) wired into the HTTP app and listening. Used by
+ * main.ts and by the integration tests (port 0, a temp data directory).
  *
  * @example
  * const server = await startServer({ ...config, port: 0 }, { print: () => {} });
  * await fetch(server.url + "/healthz");
  * await server.close();
  */
+import { simCheckContext } from "../checks/sim-context.js";
 import { FaultlineError } from "../errors.js";
 import { createLogger, type Logger } from "../log.js";
 import { loadAllLabs } from "../labs/registry.js";
@@ -18,8 +20,7 @@ import { createApp, listen } from "./app.js";
 import type { LoginLimits } from "./context.js";
 import { LabCatalog } from "./labs.js";
 import { attachRealtime, type Realtime, type RealtimeOptions } from "./realtime.js";
-import type { ShellDriver } from "./realtime/terminals.js";
-import { SandboxManager, type SandboxDriver } from "./sandbox-manager.js";
+import { SandboxManager } from "./sandbox-manager.js";
 import { setupLinkIfNeeded, setupMessage, type SetupLink } from "./setup.js";
 
 export interface StartOptions {
@@ -27,7 +28,7 @@ export interface StartOptions {
   print?: (text: string) => void;
   log?: Logger;
   /** Default: a SimDriver in the data directory. */
-  driver?: SandboxDriver & ShellDriver;
+  driver?: SimDriver;
   /** Terminal tuning and limits (tests, the benchmark). */
   realtime?: RealtimeOptions;
   loginLimits?: LoginLimits;
@@ -62,12 +63,19 @@ export async function startServer(config: ServeConfig, opts: StartOptions = {}):
   const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
   try {
     const driver = opts.driver ?? new SimDriver(config.dataDir, log.child({ component: "sim" }));
-    const manager = new SandboxManager(store, driver, (id) => labs.lab(id)?.dir, log.child({ component: "sandboxes" }), {
-      maxSandboxes: config.maxSandboxes,
-      maxSandboxesPerUser: config.maxSandboxesPerUser,
-      idleTimeoutMs: config.idleTimeoutMs,
-      ...(opts.reapIntervalMs ? { reapIntervalMs: opts.reapIntervalMs } : {}),
-    });
+    const manager = new SandboxManager(
+      store,
+      driver,
+      (id) => labs.lab(id)?.dir,
+      log.child({ component: "sandboxes" }),
+      {
+        maxSandboxes: config.maxSandboxes,
+        maxSandboxesPerUser: config.maxSandboxesPerUser,
+        idleTimeoutMs: config.idleTimeoutMs,
+        ...(opts.reapIntervalMs ? { reapIntervalMs: opts.reapIntervalMs } : {}),
+      },
+      { lab: (id) => labs.lab(id), context: (sandbox, o) => simCheckContext(driver, sandbox, o) },
+    );
     await manager.init();
     cleanups.unshift(() => manager.close());
     const web = createApp({ publicUrl: config.publicUrl, trustProxy: config.trustProxy }, { store, manager, labs, log, ...(opts.loginLimits ? { loginLimits: opts.loginLimits } : {}) });

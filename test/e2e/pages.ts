@@ -108,6 +108,12 @@ export class LabPage {
     await this.page.keyboard.press("Enter");
   }
 
+  /** Opens a terminal on `target` with the picker, as the keyboard path (Alt+Shift+N) leads to. */
+  async openTerminal(target: string): Promise<void> {
+    await this.page.getByLabel("Target for a new terminal").selectOption(target, { timeout: 5000 });
+    await this.page.getByRole("button", { name: "Open terminal" }).click({ timeout: 5000 });
+  }
+
   objective(id: string): Locator {
     return this.page.locator(`[data-objective="${id}"]`);
   }

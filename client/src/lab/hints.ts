@@ -1,6 +1,7 @@
 /**
  * Hints: each opens at its time after the start (or at once); asking for one reveals and records it
- * (POST /api/attempts/:id/hints/:n). Revealed hints stay shown.
+ * (POST /api/attempts/:id/hints/:n), and the server reveals a timed one by itself when its time comes
+ * while the sandbox runs (the lab page reads the attempt again then). Revealed hints stay shown.
  */
 import { ApiError, post, type Attempt } from "../api";
 import { formatDuration, h, inlineCode } from "../dom";

@@ -1,11 +1,12 @@
 /**
- * The objectives panel: each objective of the lab with its state, updated while the page is open.
+ * The objectives panel: each objective of the lab with its state, updated as the server pushes changes
+ * (`attempt:objectives`, from the live grading evaluator) while the page is open.
  * "pass" is done, "fail" not yet (with the check's detail), "error" means the check could not run
  * (the detail says why; it is not the trainee's fault), "pending" not checked yet. A newly passed
  * objective is announced to screen readers.
  */
 import { announce, h, inlineCode } from "../dom";
-import type { ObjectiveView } from "../progress";
+import type { ObjectiveView } from "../api";
 
 const LABEL: Record<ObjectiveView["state"], string> = { pass: "Done", fail: "Not yet", error: "Could not check", pending: "Not checked yet" };
 const ICON: Record<ObjectiveView["state"], string> = { pass: "✓", fail: "○", error: "⚠", pending: "…" };

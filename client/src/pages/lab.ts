@@ -1,8 +1,10 @@
 /**
  * The lab view: instructions (fenced blocks paste into the active terminal), objectives and hints on
  * one side; the sandbox on the other: a start button, the provisioning progress bar with the real
- * phases, then terminal tabs. Attempt state and phases arrive over socket.io as they happen; the
- * attempt (objectives, hints) is also re-read every few seconds while the page is open.
+ * phases, then terminal tabs. Attempt state, phases and objectives arrive over socket.io as they
+ * happen (an objective turns green as the grading evaluator sees it pass); the attempt is re-read on
+ * a state change, after a reconnection (events may have been missed), when a hint's time comes, and
+ * every few seconds as a fallback.
  */
 import { ApiError, get, post, type Attempt, type AttemptSummary, type LabDetail } from "../api";
 import { announce, fill, h, inlineCode } from "../dom";
@@ -13,10 +15,12 @@ import { ProvisioningBar } from "../lab/provisioning";
 import { TerminalTabs } from "../lab/terminals";
 import { objectiveStates } from "../progress";
 import { getSocket, onConnect, request } from "../realtime";
+import type { ServerMessage } from "../../../shared/protocol";
 import type { Cleanup } from "../router";
 import { requireUser } from "../session";
 
-const POLL_MS = 3000;
+/** The fallback: pushed events are the primary path, this catches anything they missed. */
+const POLL_MS = 10_000;
 
 export async function labPage(main: HTMLElement, params: Record<string, string>): Promise<Cleanup | void> {
   if (!(await requireUser())) return;
@@ -103,7 +107,9 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
   };
   const socket = getSocket();
   const offConnect = onConnect(() => {
-    if (watching) void request("attempt:watch", { attemptId: watching });
+    if (!watching) return;
+    // Events pushed while the connection was down are lost: read the attempt again.
+    void request("attempt:watch", { attemptId: watching }).then(() => refresh());
   });
   const onPhase = (m: { attemptId: string; phase: { phase: string; detail?: string; ms: number } }) => {
     if (m.attemptId === attempt?.id) bar.add(m.phase);
@@ -111,8 +117,26 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
   const onState = (m: { attemptId: string }) => {
     if (m.attemptId === attempt?.id) void refresh();
   };
+  const onObjectives = (m: ServerMessage<"attempt:objectives">) => {
+    if (!attempt || m.attemptId !== attempt.id) return;
+    attempt = { ...attempt, objectives: m.objectives };
+    objectives.update(objectiveStates(lab, attempt));
+  };
   socket.on("attempt:phase", onPhase);
   socket.on("attempt:state", onState);
+  socket.on("attempt:objectives", onObjectives);
+
+  // The server reveals a hint when its time comes: read the attempt again then.
+  let hintTimer: ReturnType<typeof setTimeout> | null = null;
+  const nextHint = (a: Attempt | null) => {
+    if (hintTimer) clearTimeout(hintTimer);
+    hintTimer = null;
+    if (!a) return;
+    const opens = a.hints.filter((x) => !x.revealed && x.afterMs !== null).map((x) => Date.parse(a.startedAt) + x.afterMs! - Date.now());
+    const wait = Math.min(...opens.filter((ms) => ms > 0));
+    // A second late, so the server has recorded it; timers beyond ~24 days overflow, and polling covers them anyway.
+    if (Number.isFinite(wait) && wait < 2 ** 31 - 1000) hintTimer = setTimeout(() => void refresh(), wait + 1000);
+  };
 
   async function refresh(): Promise<void> {
     if (!attempt || left) return;
@@ -143,6 +167,7 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
     attempt = a.endedAt ? null : a;
     objectives.update(objectiveStates(lab, a.endedAt ? null : a));
     hints.update(attempt, lab.hints);
+    nextHint(attempt);
     const button = (label: string, onclick: () => void, cls = "") => h("button", { type: "button", class: cls, onclick }, label);
     switch (attempt?.state) {
       case undefined:
@@ -191,9 +216,11 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
   return () => {
     left = true;
     clearInterval(poll);
+    nextHint(null);
     offConnect();
     socket.off("attempt:phase", onPhase);
     socket.off("attempt:state", onState);
+    socket.off("attempt:objectives", onObjectives);
     if (watching) socket.emit("attempt:unwatch", { attemptId: watching });
     dropTerminals();
   };

@@ -239,6 +239,11 @@ class Supervisor {
       const kube = path.join(box, "kubernetes", node.name);
       mkdirSync(path.join(kube, "manifests"), { recursive: true });
       mkdirSync(path.join(home, "workspace"), { recursive: true });
+      // A login shell (the web terminal's, `sandbox shell`'s) reads /etc/profile, which sets root's PATH
+      // without /opt/faultline/bin: ~/.profile puts faultline-reprovision and calicoctl back on it.
+      // Written once: a rebuild keeps the home, and the trainee may have edited it.
+      const profile = path.join(home, ".profile");
+      if (!existsSync(profile)) writeFileSync(profile, ROOT_PROFILE);
       rw.push([kube, "/etc/kubernetes"], [path.join(box, "workspace"), "/root/workspace"]);
       ro.push([path.join(etc, "10-calico.conflist"), "/etc/cni/net.d/10-calico.conflist"]);
       ro.push([path.join(box, "trainee.sock"), "/run/faultline/control.sock"]);
@@ -537,6 +542,14 @@ function calicoConflist(plan: ClusterPlan, node: string): unknown {
     ],
   };
 }
+
+/** A node's ~/.profile (root's, read by login shells after /etc/profile), as Debian's but with the sandbox's tools. */
+const ROOT_PROFILE = `# ~/.profile: executed by login shells.
+PATH="$PATH:/opt/faultline/bin"
+if [ -n "$BASH" ] && [ -f ~/.bashrc ]; then
+  . ~/.bashrc
+fi
+`;
 
 /** In-sandbox command: the analogue of re-running Terraform + kubespray after editing the inventory. */
 const REPROVISION_SCRIPT = `#!/bin/sh

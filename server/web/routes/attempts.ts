@@ -3,9 +3,10 @@
  *
  *   POST /api/attempts                    {lab} -> 201 new attempt | 200 the open one (re-provisioned if it had no sandbox)
  *   GET  /api/attempts[?user=<id>|all]    -> {attempts}: one's own; reviewers and admins may ask for others'
- *   GET  /api/attempts/:id                -> {attempt}: state, progress phases, targets, timeline, hints
+ *   GET  /api/attempts/:id                -> {attempt}: state, progress phases, targets, timeline, objectives, hints
  *   POST /api/attempts/:id/reset          -> 202 {attempt}: sandbox down and up again, same attempt
  *   POST /api/attempts/:id/stop           -> 200 {attempt}: sandbox removed, attempt ended
+ *   POST /api/attempts/:id/check          -> {objectives}: every objective checked again now (rate-limited)
  *   POST /api/attempts/:id/hints/:index   -> {hint: {index, text}}: reveals a hint (recorded)
  *
  * Who may do what: the owner everything; reviewers and admins read everyone's; admins may also stop
@@ -17,7 +18,7 @@ import type { Attempt, User } from "../../store/index.js";
 import { humanDuration } from "../auth/rate-limit.js";
 import { requireUser, userOf } from "../auth/sessions.js";
 import { body, param, type Ctx } from "../context.js";
-import { forbidden, HttpError, notFound } from "../http-error.js";
+import { conflict, forbidden, HttpError, notFound } from "../http-error.js";
 
 const startSchema = z.strictObject({ lab: z.string().min(1).max(100) });
 
@@ -56,6 +57,8 @@ export function attemptRoutes(ctx: Ctx): Router {
       targets: ctx.manager.targets(a.id),
       events: await ctx.store.attemptEvents(a.id),
       transitions: await ctx.store.transitions(a.id),
+      // The live evaluator's view while the sandbox runs, else the last recorded state (grading.ts).
+      objectives: await ctx.manager.grading.objectives(a),
       hints: (lab?.hints ?? []).map((h, index) => ({
         index,
         afterMs: h.after ?? null,
@@ -98,6 +101,20 @@ export function attemptRoutes(ctx: Ctx): Router {
     res.json({ attempt: await view(await ctx.manager.stop(attempt, by)) });
   });
 
+  r.post("/:id/check", async (req, res) => {
+    const { attempt } = await attemptFor(req, "act");
+    ctx.manager.touch(attempt.id);
+    const r = await ctx.manager.grading.checkNow(attempt.id);
+    if (!r) throw conflict("the attempt's sandbox is not running, so its objectives cannot be checked", "start the lab, and wait until it is ready");
+    if ("retryAfterMs" in r) {
+      const secs = Math.ceil(r.retryAfterMs / 1000);
+      throw new HttpError(429, "rate_limited", `the objectives were checked a moment ago; check again in ${secs} s`, "they are also checked whenever the cluster or the workspace changes", {
+        "Retry-After": String(secs),
+      });
+    }
+    res.json({ objectives: r.objectives });
+  });
+
   r.post("/:id/hints/:index", async (req, res) => {
     const { attempt } = await attemptFor(req, "act");
     const index = Number(param(req, "index"));
@@ -108,8 +125,8 @@ export function attemptRoutes(ctx: Ctx): Router {
     if (now.getTime() < opensAt) {
       throw new HttpError(403, "not_yet", `this hint opens ${humanDuration(hint.after ?? 0)} after the start, in ${humanDuration(opensAt - now.getTime())}`);
     }
-    const already = (await ctx.store.reveals(attempt.id)).some((x) => x.kind === "hint" && x.ref === String(index));
-    if (!already) await ctx.store.addReveal({ attemptId: attempt.id, kind: "hint", ref: String(index), at: now.toISOString() });
+    // Through grading, which records a hint once whether it is asked for or opened by time.
+    await ctx.manager.grading.recordHint(attempt.id, index, now.toISOString());
     ctx.manager.touch(attempt.id);
     res.json({ hint: { index, text: hint.text } });
   });

@@ -65,16 +65,18 @@ describe("faults on a running sandbox", { timeout: 120_000 }, () => {
     assert.match(bad.stdout, /malformed request/);
   });
 
-  it("an interactive shell on a PTY: a prompt with the node's name, a tty, resize, exit", async () => {
+  it("an interactive shell on a PTY: a prompt with the node's name, a tty, resize, the node's tools, exit", async () => {
     const pty = driver.openShell(name, "node/worker-1", { cols: 100, rows: 30 });
     let out = "";
     pty.onData((d) => (out += d));
     const exited = new Promise<number>((r) => pty.onExit((e) => r(e.exitCode)));
     pty.resize(120, 40);
-    pty.write("tty; stty size; hostname; exit 3\r");
+    pty.write("tty; stty size; hostname; command -v faultline-reprovision calicoctl; exit 3\r");
     assert.equal(await exited, 3);
     assert.match(out, /\/dev\/pts\/\d+/);
     assert.match(out, /40 120/);
     assert.match(out, /root@worker-1/);
+    // A login shell: /etc/profile resets root's PATH, ~/.profile puts the sandbox's tools back on it.
+    assert.match(out, /^\/opt\/faultline\/bin\/faultline-reprovision\r?\n\/opt\/faultline\/bin\/calicoctl\r?$/m);
   });
 });
