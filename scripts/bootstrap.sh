@@ -16,9 +16,14 @@ declare -A NEED=(
   [ps]=procps [dig]=dnsutils [socat]=socat [nc]=netcat-openbsd [nsenter]=util-linux
   [vim.basic]=vim [nano]=nano [less]=less [jq]=jq
 )
-# The browser tests (test/e2e, `npm run test:e2e`) drive Debian's Chromium with playwright-core, which
-# downloads no browser of its own. CI=true or FAULTLINE_E2E=1 installs it; without it they are skipped.
-if [[ "${CI:-}" == "true" || "${FAULTLINE_E2E:-}" == "1" ]]; then NEED[chromium]=chromium; fi
+# The browser tests (test/e2e, `npm run test:e2e`) drive Debian's Chromium with playwright-core and
+# Debian's Firefox ESR with puppeteer-core (WebDriver BiDi); neither library downloads a browser of its
+# own. CI=true or FAULTLINE_E2E=1 installs both; without them those tests are skipped. Ubuntu has no
+# firefox-esr package (its Firefox is a snap): there, FAULTLINE_FIREFOX=<a firefox binary> skips it.
+if [[ "${CI:-}" == "true" || "${FAULTLINE_E2E:-}" == "1" ]]; then
+  NEED[chromium]=chromium
+  if [[ -z "${FAULTLINE_FIREFOX:-}" ]]; then NEED[firefox-esr]=firefox-esr; fi
+fi
 
 # The server needs no database server (SQLite is built in); the store's tests also run on Postgres,
 # in a throwaway cluster they start with Debian's initdb. CI=true or FAULTLINE_TEST_POSTGRES=1 installs it.

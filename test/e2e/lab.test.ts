@@ -10,17 +10,12 @@
  * FAULTLINE_E2E_SHOTS=<dir> saves a screenshot after each step.
  */
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { Client, PASSWORD, startTestServer, type TestServer } from "../integration/web/helpers.js";
 import { browserMissing, launch } from "./browser.js";
 import { CatalogPage, InvitePage, LabPage, LoginPage } from "./pages.js";
-
-const FLAGSHIP = "webhook-to-kernel";
-const NODES = ["cp-1", "worker-1", "worker-2", "worker-3", "worker-4", "worker-5", "worker-6"];
-const shots = process.env.FAULTLINE_E2E_SHOTS;
+import { ErrorLog, FLAGSHIP, NODES, nodesReady, readyNodes, shotPath } from "./support.js";
 
 describe("a trainee works the flagship lab in Chromium", { skip: browserMissing() ?? false, timeout: 300_000 }, () => {
   let server: TestServer;
@@ -28,12 +23,11 @@ describe("a trainee works the flagship lab in Chromium", { skip: browserMissing(
   let context: BrowserContext;
   let page: Page;
   let lab: LabPage;
-  const consoleErrors: string[] = [];
+  const log = new ErrorLog();
   const summary = (name: RegExp) => page.getByRole("heading", { name });
   const shot = async (name: string) => {
-    if (!shots) return;
-    mkdirSync(shots, { recursive: true });
-    await page.screenshot({ path: path.join(shots, `${name}.png`) });
+    const file = shotPath(name);
+    if (file) await page.screenshot({ path: file });
   };
 
   before(async () => {
@@ -41,11 +35,8 @@ describe("a trainee works the flagship lab in Chromium", { skip: browserMissing(
     browser = await launch();
     context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     page = await context.newPage();
-    page.on("console", (m) => {
-      // Asking who is signed in while signed out answers 401, which the browser logs: expected.
-      if (m.type() === "error" && !/status of 401/.test(m.text())) consoleErrors.push(m.text());
-    });
-    page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
+    page.on("console", (m) => log.console(m));
+    page.on("pageerror", (e) => log.pageError(e));
     lab = new LabPage(page);
   });
 
@@ -81,11 +72,7 @@ describe("a trainee works the flagship lab in Chromium", { skip: browserMissing(
     await lab.startButton.click();
     await shot("2-provisioning");
     await lab.activeTerminal.waitFor({ timeout: 90_000 });
-    const seen = await lab.progressSeen();
-    assert.ok(seen.length > 0, "the progress bar was shown");
-    const phases = new Set(seen.map((s) => s.phase).filter((p): p is string => !!p));
-    assert.ok(phases.size >= 2, `it moved through the real phases: ${[...phases].join(", ")}`);
-    for (const p of phases) assert.ok(["prepare", "namespaces", "faults", "kubespray", "ipam", "network", "agents", "ready"].includes(p), p);
+    await lab.assertProgressShown();
     await lab.waitForScreen(/root@cp-1:~#\s*$/m);
     assert.equal(await lab.tab("cp-1").getAttribute("aria-selected"), "true");
     await shot("3-terminal");
@@ -94,9 +81,7 @@ describe("a trainee works the flagship lab in Chromium", { skip: browserMissing(
   it("types kubectl get nodes in the terminal and sees the 7 nodes", async () => {
     await lab.run("export E2E_MARK=same-shell-$((6*7))");
     await lab.run("kubectl get nodes");
-    const screen = await lab.waitForScreen((t) => NODES.every((n) => new RegExp(`^${n}\\s+Ready`, "m").test(t)));
-    const rows = screen.split("\n").filter((l) => /^(cp-1|worker-\d)\s+Ready\s/.test(l));
-    assert.deepEqual(rows.map((r) => r.split(/\s+/)[0]).sort(), NODES);
+    assert.deepEqual(readyNodes(await lab.waitForScreen(nodesReady)), NODES);
     await shot("4-nodes");
   });
 
@@ -198,6 +183,6 @@ describe("a trainee works the flagship lab in Chromium", { skip: browserMissing(
   });
 
   it("logged no console errors (CSP violations included)", () => {
-    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(log.errors, []);
   });
 });

@@ -3,6 +3,7 @@
  * label where the app gives them, so a test reads like the steps a person takes.
  */
 import type { Locator, Page } from "playwright-core";
+import { ACTIVE_TERMINAL, LabScreen } from "./support.js";
 
 export class InvitePage {
   constructor(readonly page: Page) {}
@@ -45,8 +46,10 @@ export class CatalogPage {
   }
 }
 
-export class LabPage {
-  constructor(readonly page: Page) {}
+export class LabPage extends LabScreen {
+  constructor(readonly page: Page) {
+    super(page);
+  }
 
   get startButton(): Locator {
     return this.page.getByRole("button", { name: /^Start (lab|again)$/ });
@@ -56,49 +59,12 @@ export class LabPage {
     return this.page.getByRole("progressbar", { name: "Provisioning the sandbox" });
   }
 
-  /** Records every value the progress bar shows from now on (it may come and go in a second). */
-  async recordProgress(): Promise<void> {
-    // A string, evaluated in the page: this file is compiled without the DOM's types.
-    await this.page.evaluate(`(() => {
-      const seen = (window.__progress = []);
-      new MutationObserver(() => {
-        const bar = document.querySelector('[role="progressbar"]');
-        if (!bar) return;
-        const current = document.querySelector('.phases [aria-current="step"]');
-        const entry = { value: bar.getAttribute("aria-valuenow"), phase: current ? current.textContent : null };
-        const last = seen[seen.length - 1];
-        if (!last || last.value !== entry.value || last.phase !== entry.phase) seen.push(entry);
-      }).observe(document.body, { subtree: true, childList: true, attributes: true });
-    })()`);
-  }
-
-  progressSeen(): Promise<Array<{ value: string | null; phase: string | null }>> {
-    return this.page.evaluate("window.__progress");
-  }
-
   get activeTerminal(): Locator {
-    return this.page.locator(".term-panel:not([hidden]) .xterm");
+    return this.page.locator(ACTIVE_TERMINAL);
   }
 
   tab(name: string | RegExp): Locator {
     return this.page.getByRole("tab", { name });
-  }
-
-  /** The visible rows of the active terminal, as text. */
-  async screen(): Promise<string> {
-    return (await this.page.locator(".term-panel:not([hidden]) .xterm-rows").innerText()).replace(/\u00a0/g, " ");
-  }
-
-  async waitForScreen(test: RegExp | ((text: string) => boolean), timeoutMs = 30_000): Promise<string> {
-    const check = typeof test === "function" ? test : (t: string) => test.test(t);
-    const end = Date.now() + timeoutMs;
-    let text = "";
-    while (Date.now() < end) {
-      text = await this.screen().catch(() => "");
-      if (check(text)) return text;
-      await this.page.waitForTimeout(100);
-    }
-    throw new Error(`the terminal never showed ${String(test)}; it shows:\n${text}`);
   }
 
   /** Types into the active terminal as a person would, then Enter. */
