@@ -49,6 +49,10 @@
  * connection and its terminals carry on. Messages over `MAX_MESSAGE_BYTES` are cut off by
  * engine.io, which closes the transport: the client reconnects and re-attaches its terminals.
  *
+ * HTTP shapes that both sides handle beyond the objectives (write-ups, their review, recordings) are
+ * declared here too, at the end: the server builds its answers to these types and parses request
+ * bodies with these schemas; the app compiles against the same types (docs/server.md has the routes).
+ *
  * @example
  * ```ts
  * const socket: ClientSocket = io({ withCredentials: true });
@@ -62,7 +66,7 @@
 import { z } from "zod";
 
 export * from "./protocol/limits.js";
-import { COLS, INPUT_MAX_CHARS, ROWS } from "./protocol/limits.js";
+import { COLS, COMMENT_MAX_CHARS, INPUT_MAX_CHARS, ROWS } from "./protocol/limits.js";
 
 const id = z.string().regex(/^[0-9a-f]{24}$/, "expected a 24-character hex id");
 /** `node/<name>` or `pod/<namespace>/<name>` (the driver's TARGET). */
@@ -198,3 +202,96 @@ export interface ServerToClientEvents {
   "attempt:objectives": (msg: ServerMessage<"attempt:objectives">) => void;
   "protocol:error": (msg: { event: string } & ProtocolError) => void;
 }
+
+// --- HTTP: write-ups, reviews, recordings ---------------------------------------------------------
+
+/**
+ * Where a write-up stands: "none" (nothing saved yet), "draft" (the trainee edits it), "submitted"
+ * (waits for a reviewer; locked), "changes-requested" (a reviewer sent it back; editable again, and a
+ * save makes it a draft), "approved" (done; locked for good).
+ */
+export const writeupStatusSchema = z.enum(["none", "draft", "submitted", "changes-requested", "approved"]);
+export type WriteupStatusName = z.infer<typeof writeupStatusSchema>;
+
+/** Someone named on a write-up: its trainee, its reviewer, a comment's author. */
+export const personSchema = z.strictObject({ id: z.string(), name: z.string(), role: z.enum(["trainee", "reviewer", "admin"]) });
+export type Person = z.infer<typeof personSchema>;
+
+/** A comment on a write-up; `body` is plain text (shown as text, never as HTML). */
+export const writeupCommentSchema = z.strictObject({ id: z.number().int(), author: personSchema, body: z.string(), at: z.string() });
+export type WriteupComment = z.infer<typeof writeupCommentSchema>;
+
+/**
+ * An attempt's write-up (`GET /api/attempts/:id/writeup`). `html` is the markdown rendered and
+ * sanitized by the server (write-ups are untrusted: raw HTML is shown as text, only http(s), mailto
+ * and relative links survive, images become links); `prompt` is the lab's write-up prompt.
+ */
+export const writeupViewSchema = z.strictObject({
+  attemptId: z.string(),
+  lab: z.string(),
+  trainee: personSchema,
+  prompt: z.string().nullable(),
+  status: writeupStatusSchema,
+  markdown: z.string(),
+  html: z.string(),
+  words: z.number().int(),
+  updatedAt: z.string().nullable(),
+  submittedAt: z.string().nullable(),
+  reviewedAt: z.string().nullable(),
+  reviewer: personSchema.nullable(),
+  comments: z.array(writeupCommentSchema),
+});
+export type WriteupView = z.infer<typeof writeupViewSchema>;
+
+/** `PUT /api/attempts/:id/writeup`. Its size (WRITEUP_MAX_BYTES) is checked apart: over it is a 413, not a 400. */
+export const saveWriteupSchema = z.strictObject({ markdown: z.string() });
+/** `POST /api/attempts/:id/writeup/review`: the verdict, and a comment posted with it. */
+export const reviewWriteupSchema = z.strictObject({
+  status: z.enum(["approved", "changes-requested"]),
+  comment: z.string().trim().max(COMMENT_MAX_CHARS).optional(),
+});
+/** `POST /api/attempts/:id/writeup/comments`. */
+export const writeupCommentBodySchema = z.strictObject({ body: z.string().trim().min(1, "write something").max(COMMENT_MAX_CHARS) });
+
+/**
+ * What the write-up routes answer: the write-up, and the attempt's objectives once the checks that
+ * read the write-up have seen this version (saving is what turns a `writeup` objective green).
+ */
+export const writeupReplySchema = z.strictObject({ writeup: writeupViewSchema, objectives: z.array(objectiveViewSchema) });
+export type WriteupReply = z.infer<typeof writeupReplySchema>;
+
+/** A terminal's recording (`GET /api/attempts/:id/recordings`); `bytes` is the file's size so far. */
+export const recordingViewSchema = z.strictObject({
+  id: z.number().int(),
+  terminalId: z.string(),
+  target: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  bytes: z.number().int(),
+});
+export type RecordingView = z.infer<typeof recordingViewSchema>;
+
+/** A hint or the solution shown to the trainee, for the attempt's timeline (`GET /api/attempts/:id`, `reveals`). */
+export const revealViewSchema = z.strictObject({ kind: z.enum(["hint", "solution"]), ref: z.string(), at: z.string() });
+export type RevealView = z.infer<typeof revealViewSchema>;
+
+/** `GET /api/reviews?status=`: which write-ups; `all` lists every attempt, with a write-up or not. Other parameters are ignored. */
+export const reviewQuerySchema = z.object({ status: z.enum(["submitted", "changes-requested", "approved", "draft", "all"]).default("submitted") });
+
+/** One line of the review queue. */
+export const reviewItemSchema = z.strictObject({
+  attemptId: z.string(),
+  lab: z.strictObject({ id: z.string(), title: z.string() }),
+  trainee: personSchema,
+  attemptState: z.enum(["provisioning", "running", "suspended", "stopped"]),
+  startedAt: z.string(),
+  writeup: z.strictObject({
+    status: writeupStatusSchema,
+    updatedAt: z.string().nullable(),
+    submittedAt: z.string().nullable(),
+    reviewedAt: z.string().nullable(),
+    reviewer: personSchema.nullable(),
+  }),
+  objectives: z.strictObject({ passed: z.number().int(), total: z.number().int() }),
+});
+export type ReviewItem = z.infer<typeof reviewItemSchema>;

@@ -3,9 +3,11 @@
  * session cookie, the CSRF token (cookie `faultline_csrf`) echoed on every change, and errors thrown
  * as ApiError with the server's code, message and hint.
  */
-import type { ObjectiveState, ObjectiveView } from "../../shared/protocol";
+import type {
+  ObjectiveState, ObjectiveView, Person, RecordingView, RevealView, ReviewItem, WriteupComment, WriteupReply, WriteupStatusName, WriteupView,
+} from "../../shared/protocol";
 
-export type { ObjectiveState, ObjectiveView };
+export type { ObjectiveState, ObjectiveView, Person, RecordingView, RevealView, ReviewItem, WriteupComment, WriteupReply, WriteupStatusName, WriteupView };
 
 export class ApiError extends Error {
   constructor(
@@ -47,7 +49,7 @@ export interface LabDetail extends LabSummary {
 
 export type AttemptState = "provisioning" | "running" | "suspended" | "stopped";
 
-export interface AttemptSummary {
+interface AttemptBase {
   id: string;
   lab: string;
   userId: string;
@@ -57,12 +59,21 @@ export interface AttemptSummary {
   error: string | null;
 }
 
-export interface Attempt extends AttemptSummary {
+/** An attempt as `GET /api/attempts` lists it. */
+export interface AttemptSummary extends AttemptBase {
+  /** Where the attempt's write-up stands ("none" before it is first saved). */
+  writeup: WriteupStatusName;
+}
+
+/** An attempt as `GET /api/attempts/:id` describes it. */
+export interface Attempt extends AttemptBase {
   sandbox: string;
   progress: { phases: Array<{ phase: string; detail?: string; ms: number }>; expected: string[] | null };
   targets: string[];
   events: Array<{ kind: string; detail: string | null; at: string }>;
   transitions: Array<{ objectiveId: string; from: string | null; to: string; detail: string | null; at: string }>;
+  /** Hints (ref: the hint's index) and the solution as they were shown. */
+  reveals: RevealView[];
   hints: Array<{ index: number; afterMs: number | null; revealed: boolean; text?: string }>;
   /** Every objective's state: the live evaluator's while the sandbox runs, else the last recorded (shared/protocol.ts). */
   objectives: ObjectiveView[];
@@ -98,7 +109,7 @@ function csrfToken(): string | undefined {
   return undefined;
 }
 
-export async function api<T>(method: "GET" | "POST" | "PATCH" | "DELETE", path: string, body?: unknown): Promise<T> {
+export async function api<T>(method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE", path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
   const token = method === "GET" ? undefined : csrfToken();
@@ -112,3 +123,4 @@ export async function api<T>(method: "GET" | "POST" | "PATCH" | "DELETE", path: 
 
 export const get = <T>(path: string) => api<T>("GET", path);
 export const post = <T>(path: string, body?: unknown) => api<T>("POST", path, body ?? {});
+export const put = <T>(path: string, body: unknown) => api<T>("PUT", path, body);

@@ -39,6 +39,15 @@ export function trustedHtml(el: Element, html: string): void {
   el.innerHTML = html;
 }
 
+/** Moves the headings inside `root` `by` levels down (at most to h6), under the page's own. */
+export function demoteHeadings(root: Element, by: number): void {
+  for (const heading of [...root.querySelectorAll("h1, h2, h3, h4, h5, h6")].reverse()) {
+    const lower = document.createElement(`h${Math.min(6, Number(heading.tagName[1]) + by)}`);
+    lower.append(...heading.childNodes);
+    heading.replaceWith(lower);
+  }
+}
+
 /** Says `text` to screen readers (the page's polite live region). */
 export function announce(text: string): void {
   const el = document.getElementById("announcer");

@@ -1,5 +1,5 @@
-/** How far a trainee is in each lab: their latest attempt and its objectives' states. */
-import { get, type Attempt, type AttemptSummary, type LabDetail, type LabSummary, type ObjectiveView } from "./api";
+/** How far a trainee is in each lab: their latest attempt, its objectives' states and its write-up. */
+import { get, type Attempt, type AttemptSummary, type LabDetail, type LabSummary, type ObjectiveView, type WriteupStatusName } from "./api";
 
 /**
  * Each objective's state: the attempt's `objectives` as the server reports them (live, or as last
@@ -16,6 +16,8 @@ export interface LabProgress {
   open: boolean;
   passed: number;
   total: number;
+  /** The latest attempt's write-up ("none" without one). */
+  writeup: WriteupStatusName;
 }
 
 export async function labProgress(labs: LabSummary[]): Promise<Map<string, LabProgress>> {
@@ -31,7 +33,7 @@ export async function labProgress(labs: LabSummary[]): Promise<Map<string, LabPr
     const a = latest.get(lab.id) ?? null;
     const detail = byLab.get(lab.id) ?? null;
     const passed = detail?.objectives.filter((o) => o.state === "pass").length ?? 0;
-    out.set(lab.id, { lab, latest: a, open: !!a && !a.endedAt, passed, total: lab.objectives });
+    out.set(lab.id, { lab, latest: a, open: !!a && !a.endedAt, passed, total: lab.objectives, writeup: a?.writeup ?? "none" });
   }
   return out;
 }

@@ -1,6 +1,6 @@
 /**
  * Pages by address, with the History API: `/login`, `/invite#<token>`, `/` (catalog),
- * `/labs/<id>` (lab view). A page renders into <main> and returns what to do when it is left
+ * `/labs/<id>` (lab view), `/reviews` (the review queue) and `/reviews/<attempt id>` (one review). A page renders into <main> and returns what to do when it is left
  * (stop timers, detach terminals). Links with `data-link` navigate without a reload.
  */
 export type Cleanup = () => void;

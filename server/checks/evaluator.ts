@@ -15,7 +15,8 @@
  *   API event runs it `settleMs` after the last event (500 ms, and again at 2 s) rather than at once:
  *   a probe run too early would wait out its whole timeout against the old rules;
  * - a resync of every objective every `resyncMs` (30 s), jittered, in case a notification was lost;
- * - `evaluateNow()`.
+ * - `evaluateNow()`, for every objective or those of one trigger (`{ trigger: "writeup" }`: the
+ *   web app saved the write-up, which nothing else announces).
  * Triggers coalesce: an objective never runs twice at once; a trigger during a run queues one more
  * run after it (however many triggers came).
  *
@@ -191,9 +192,13 @@ export class Evaluator {
     return this.evaluateNow();
   }
 
-  /** Re-runs every objective (after any run in flight) and resolves with the state then. */
-  async evaluateNow(): Promise<ObjectiveStatus[]> {
-    await Promise.all(this.#slots.map((s) => this.#schedule(s)));
+  /**
+   * Re-runs every objective (after any run in flight), or only those whose checks declare `trigger`
+   * (`{ trigger: "writeup" }` once the write-up was saved), and resolves with the state then.
+   */
+  async evaluateNow(opts: { trigger?: Trigger["type"] } = {}): Promise<ObjectiveStatus[]> {
+    const slots = opts.trigger ? this.#slots.filter((s) => has(s, opts.trigger!)) : this.#slots;
+    await Promise.all(slots.map((s) => this.#schedule(s)));
     return this.state();
   }
 

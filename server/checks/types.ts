@@ -99,7 +99,9 @@ export type Trigger =
   | { type: "workspace"; path: string }
   | { type: "state" }
   | { type: "poll" }
-  | { type: "settle" };
+  | { type: "settle" }
+  /** The trainee's write-up was saved (the web app calls `evaluateNow({ trigger: "writeup" })`). */
+  | { type: "writeup" };
 
 /** The check of kind K as parsed by schema.ts: `SpecOf<"kube">` is KubeCheck, `SpecOf<"all">` CheckSpec[]. */
 export type SpecOf<K extends CheckKind> = CheckSpec extends infer U ? (U extends { [P in K]: infer S } ? S : never) : never;

@@ -8,10 +8,10 @@
  * await store.transaction(async (tx) => { await tx.useInvite(id, user.id, now) || tx.rollback(); });
  */
 import { randomBytes } from "node:crypto";
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely, Selectable, Transaction } from "kysely";
 import type { Dialect } from "./migrations.js";
 import type {
-  AttemptRow, AttemptState, Database, InviteRow, Role, SessionRow, UserRow, WriteupStatus,
+  AttemptRow, AttemptState, Database, InviteRow, Role, SessionRow, UserRow, WriteupStatus, WriteupsTable,
 } from "./tables.js";
 
 export interface User {
@@ -172,6 +172,11 @@ export interface Store {
   submitWriteup(attemptId: string, at: string): Promise<Writeup | undefined>;
   reviewWriteup(attemptId: string, r: { status: "changes-requested" | "approved"; reviewerId: string; at: string }): Promise<Writeup | undefined>;
   writeup(attemptId: string): Promise<Writeup | undefined>;
+  /**
+   * Write-ups of a status, or of some attempts: oldest submission first (a review queue is first in,
+   * first out), then oldest update. At most 500.
+   */
+  listWriteups(filter: { status?: WriteupStatus; attemptIds?: string[] }): Promise<Writeup[]>;
   addWriteupComment(c: { writeupId: number; authorId: string; body: string; at: string }): Promise<WriteupComment>;
   writeupComments(writeupId: number): Promise<WriteupComment[]>;
 }
@@ -191,6 +196,11 @@ const invite = (r: InviteRow): Invite => ({
 });
 const attempt = (r: AttemptRow): Attempt => ({
   id: r.id, userId: r.user_id, labId: r.lab_id, sandboxName: r.sandbox_name, state: r.state, error: r.error, startedAt: r.started_at, endedAt: r.ended_at,
+});
+
+const writeupOf = (r: Selectable<WriteupsTable>): Writeup => ({
+  id: Number(r.id), attemptId: r.attempt_id, markdown: r.markdown, status: r.status, updatedAt: r.updated_at,
+  submittedAt: r.submitted_at, reviewedBy: r.reviewed_by, reviewedAt: r.reviewed_at,
 });
 
 /** The sandbox an attempt owns: one name for its whole life, so reset and re-provisioning reuse it. */
@@ -433,12 +443,23 @@ export class KyselyStore implements Store {
 
   async writeup(attemptId: string): Promise<Writeup | undefined> {
     const r = await this.db.selectFrom("writeups").selectAll().where("attempt_id", "=", attemptId).executeTakeFirst();
-    return (
-      r && {
-        id: Number(r.id), attemptId: r.attempt_id, markdown: r.markdown, status: r.status, updatedAt: r.updated_at,
-        submittedAt: r.submitted_at, reviewedBy: r.reviewed_by, reviewedAt: r.reviewed_at,
-      }
-    );
+    return r && writeupOf(r);
+  }
+
+  async listWriteups(filter: { status?: WriteupStatus; attemptIds?: string[] }): Promise<Writeup[]> {
+    if (filter.attemptIds && filter.attemptIds.length === 0) return [];
+    let q = this.db.selectFrom("writeups").selectAll();
+    if (filter.status) q = q.where("status", "=", filter.status);
+    if (filter.attemptIds) q = q.where("attempt_id", "in", filter.attemptIds);
+    // NULLs (never submitted) sort first in SQLite and last in Postgres: say it, so both agree.
+    const rows = await q
+      .orderBy((eb) => eb.case().when("submitted_at", "is", null).then(1).else(0).end())
+      .orderBy("submitted_at")
+      .orderBy("updated_at")
+      .orderBy("id")
+      .limit(500)
+      .execute();
+    return rows.map(writeupOf);
   }
 
   async addWriteupComment(c: { writeupId: number; authorId: string; body: string; at: string }): Promise<WriteupComment> {

@@ -1,10 +1,11 @@
 /**
  * The HTTP app, made by a function so tests can start it on port 0 with their own store and driver.
- * Order matters: security headers, the Origin/JSON checks, the JSON body (64 KiB), sessions (with the
- * CSRF check), the routes, the browser app (client.ts), then the JSON 404 and the one error handler.
+ * Order matters: security headers, the Origin/JSON checks, the JSON body (64 KiB; 256 KiB for a
+ * write-up), sessions (with the CSRF check), the routes, the browser app (client.ts), then the JSON
+ * 404 and the one error handler.
  *
  * @example
- * const app = createApp({ publicUrl: "http://localhost:8080", trustProxy: false }, { store, manager, labs, log });
+ * const app = createApp({ publicUrl: "http://localhost:8080", trustProxy: false, dataDir }, { store, manager, labs, log });
  * const { url, close } = await listen(app.app, "127.0.0.1", 0);
  */
 import { once } from "node:events";
@@ -23,9 +24,14 @@ import { curriculumRoutes } from "./routes/curricula.js";
 import { healthRoutes } from "./routes/health.js";
 import { inviteRoutes } from "./routes/invites.js";
 import { labRoutes } from "./routes/labs.js";
+import { recordingRoutes } from "./routes/recordings.js";
+import { reviewRoutes } from "./routes/reviews.js";
+import { writeupRoutes } from "./routes/writeups.js";
 import { requestChecks, securityHeaders } from "./security.js";
 
 export const BODY_LIMIT = "64kb";
+/** The body of `PUT .../writeup`: WRITEUP_MAX_BYTES of markdown with room for JSON's escapes. */
+export const WRITEUP_BODY_LIMIT = "256kb";
 
 export interface WebApp {
   app: Express;
@@ -54,6 +60,9 @@ export function createApp(config: WebConfig, deps: WebDeps): WebApp {
   app.set("trust proxy", config.trustProxy ? 1 : false);
   app.use(securityHeaders(config));
   app.use(requestChecks(config));
+  // A write-up may hold WRITEUP_MAX_BYTES of markdown, which JSON escaping makes larger than the
+  // 64 KiB every other body keeps to; over its own limit the route answers a 413 that says so.
+  app.put("/api/attempts/:id/writeup", express.json({ limit: WRITEUP_BODY_LIMIT, strict: true }));
   app.use(express.json({ limit: BODY_LIMIT, strict: true }));
   app.use(sessions(ctx.store, now));
 
@@ -63,6 +72,9 @@ export function createApp(config: WebConfig, deps: WebDeps): WebApp {
   app.use("/api/labs", labRoutes(ctx));
   app.use("/api/curricula", curriculumRoutes(ctx));
   app.use("/api/attempts", attemptRoutes(ctx));
+  app.use("/api/attempts", writeupRoutes(ctx));
+  app.use("/api/attempts", recordingRoutes(ctx));
+  app.use("/api/reviews", reviewRoutes(ctx));
   app.use("/api/admin", adminRoutes(ctx));
   app.use(clientRoutes());
 

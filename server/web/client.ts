@@ -1,9 +1,9 @@
 /**
  * The browser app (client/, built by `npm run build` into dist/client): its files as they are, and
- * index.html for every other page address (`/`, `/login`, `/invite`, `/labs/<id>`), so the app's own
- * router takes over. Hashed assets (`/assets/*`) are cached for a year, index.html never. The
- * security headers (security.ts) apply as to any answer: the app has no inline script, its styles
- * and its socket.io connection are same-origin.
+ * index.html for every other page address (`/`, `/login`, `/invite`, `/labs/<id>`, `/reviews`...),
+ * so the app's own router takes over. Hashed assets (`/assets/*`) are cached for a year, index.html
+ * never. The security headers (security.ts) apply as to any answer: the app has no inline script,
+ * its styles and its socket.io connection are same-origin.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";

@@ -17,6 +17,8 @@ export interface WebConfig {
   publicUrl: string;
   /** Honour X-Forwarded-For/-Proto from one proxy in front. */
   trustProxy: boolean;
+  /** The data directory: terminal recordings are served from its `recordings/` only. */
+  dataDir: string;
 }
 
 export interface LoginLimits {
@@ -59,6 +61,14 @@ export function body<T extends z.ZodType>(req: Request, schema: T): z.output<T> 
   if (res.success) return res.data;
   const issues = res.error.issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join(".") : "body"}: ${i.message}`);
   throw badRequest(issues.join("; "), "see docs/server.md for the request's fields");
+}
+
+/** The query string parsed by `schema`; a 400 naming the parameter otherwise. */
+export function query<T extends z.ZodType>(req: Request, schema: T): z.output<T> {
+  const res = schema.safeParse(req.query ?? {});
+  if (res.success) return res.data;
+  const issues = res.error.issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join(".") : "query"}: ${i.message}`);
+  throw badRequest(issues.join("; "), "see docs/server.md for the request's parameters");
 }
 
 /** A route parameter (Express 5 types them as string | string[]). */

@@ -27,12 +27,15 @@
  *   onChange: (attempt, objectives) => io.to(`attempt:${attempt.id}`).emit("attempt:objectives", { attemptId: attempt.id, objectives }) });
  * await grading.start(attemptId);       // the sandbox is ready
  * await grading.objectives(attempt);    // [{ id: "inventory-fixed", title: "...", state: "fail", detail: "...", since: "2025-..." }, ...]
+ * await grading.writeupSaved(attempt);  // the write-up objectives checked again (also with the sandbox gone)
  * await grading.stop(attemptId);        // before the sandbox goes: no timer, watch or shell left
  * ```
  */
 import { objectiveStateSchema, type ObjectiveState, type ObjectiveView } from "../../shared/protocol.js";
 import { Evaluator, type EvaluatorOptions, type ObjectiveStatus, type TimelineEvent } from "../checks/evaluator.js";
-import type { CheckContext } from "../checks/types.js";
+import { runCheck } from "../checks/kinds/index.js";
+import type { CheckSpec } from "../checks/schema.js";
+import { CouldNotCheck, type CheckContext } from "../checks/types.js";
 import type { Lab } from "../labs/lab.js";
 import type { Logger } from "../log.js";
 import type { Attempt, ObjectiveTransition, Store } from "../store/index.js";
@@ -101,6 +104,35 @@ export function objectiveViews(
     if (r) return { id, title, state: r.state, detail: r.detail, since: r.at };
     return { id, title, state: "pending", detail: null, since: null };
   });
+}
+
+/** Whether a check reads the write-up and nothing else (so it can be judged without a sandbox). */
+export function readsOnlyWriteup(spec: CheckSpec): boolean {
+  if ("writeup" in spec) return true;
+  if ("all" in spec) return spec.all.every(readsOnlyWriteup);
+  if ("any" in spec) return spec.any.every(readsOnlyWriteup);
+  if ("not" in spec) return readsOnlyWriteup(spec.not);
+  return false;
+}
+
+/**
+ * The checks' view of an attempt whose sandbox is gone: its write-up, and nothing else (any other
+ * look is "could not check"; `readsOnlyWriteup` keeps such checks away from it).
+ */
+function writeupOnlyContext(sandbox: string, writeup: () => Promise<string | null>): CheckContext {
+  const gone = (): never => {
+    throw new CouldNotCheck("the sandbox is not running");
+  };
+  return {
+    sandbox,
+    signal: new AbortController().signal,
+    workspaceDir: null,
+    kube: gone,
+    exec: async () => gone(),
+    readWorkspaceFile: async () => gone(),
+    plan: async () => gone(),
+    writeup,
+  };
 }
 
 /** The lab's objectives; for a lab no longer offered, the ones its transitions name (titled by id). */
@@ -234,6 +266,47 @@ export class Grading {
         s.check = null;
       });
     return { objectives: await s.check };
+  }
+
+  /**
+   * The write-up was saved: re-runs the objectives that read it and resolves with the objectives once
+   * their results are recorded (and pushed). Not rate-limited: these checks read the store, nothing
+   * in the sandbox, and the evaluator coalesces a burst of saves into one more run.
+   *
+   * Without an evaluator (the sandbox was stopped or reaped, as it often is by the time a trainee
+   * writes up), the objectives whose checks read nothing but the write-up are judged here and recorded
+   * the same way, so a write-up finished after the lab still counts. Objectives that also need the
+   * sandbox keep their last recorded state until it runs again.
+   */
+  async writeupSaved(attempt: Attempt): Promise<ObjectiveView[]> {
+    const s = this.#sessions.get(attempt.id);
+    if (s) {
+      await s.evaluator.evaluateNow({ trigger: "writeup" });
+      await this.#queues.get(attempt.id);
+      return this.#views(s);
+    }
+    const lab = this.deps.lab(attempt.labId);
+    const offline = lab?.objectives.filter((o) => readsOnlyWriteup(o.check)) ?? [];
+    if (offline.length === 0) return this.objectives(attempt);
+    const context = writeupOnlyContext(attempt.sandboxName, async () => (await this.deps.store.writeup(attempt.id))?.markdown ?? null);
+    const results = await Promise.all(offline.map(async (o) => ({ id: o.id, result: await runCheck(o.check, context), at: (this.deps.now?.() ?? new Date()).toISOString() })));
+    return this.#serial(attempt.id, async () => {
+      // An evaluator started meanwhile speaks for the attempt: its results win.
+      if (this.#sessions.has(attempt.id)) return this.objectives(attempt);
+      const recorded = lastRecorded(await this.deps.store.transitions(attempt.id));
+      let changed = false;
+      for (const { id, result, at } of results) {
+        const before = recorded.get(id);
+        if (before?.state === result.status) continue;
+        const detail = result.detail ?? null;
+        await this.deps.store.addTransition({ attemptId: attempt.id, objectiveId: id, from: before?.state ?? "pending", to: result.status, detail, at });
+        recorded.set(id, { state: result.status, detail, at });
+        changed = true;
+      }
+      const views = objectiveViews(objectiveList(lab, recorded), recorded, null);
+      if (changed) this.deps.onChange(attempt, views);
+      return views;
+    });
   }
 
   /** Records that hint `index` was shown (once per attempt, whoever asks first). */

@@ -38,10 +38,11 @@ function hasStatus(e: unknown): e is FaultlineError & WithStatus {
   return e instanceof FaultlineError && typeof (e as Partial<WithStatus>).status === "number" && typeof (e as Partial<WithStatus>).code === "string";
 }
 
-/** body-parser's errors carry `type` and `status`. */
+/** body-parser's errors carry `type` and `status` (and `limit`, in bytes, when too large). */
 interface BodyParserError {
   type: string;
   status: number;
+  limit?: number;
 }
 function isBodyParserError(e: unknown): e is Error & BodyParserError {
   return e instanceof Error && typeof (e as Partial<BodyParserError>).type === "string" && typeof (e as Partial<BodyParserError>).status === "number";
@@ -55,7 +56,8 @@ function toHttpError(e: unknown): HttpError | null {
       case "entity.parse.failed":
         return new HttpError(400, "malformed_json", "the request body is not valid JSON", "send a JSON object with Content-Type: application/json");
       case "entity.too.large":
-        return new HttpError(413, "too_large", "the request body is too large", "bodies are limited to 64 KiB");
+        // 64 KiB but for the write-up's own route (app.ts).
+        return new HttpError(413, "too_large", "the request body is too large", `bodies are limited to ${Math.round((e.limit ?? 65536) / 1024)} KiB`);
       case "encoding.unsupported":
       case "charset.unsupported":
         return new HttpError(415, "unsupported_media_type", e.message, "send UTF-8 JSON");

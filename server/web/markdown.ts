@@ -1,8 +1,9 @@
 /**
- * Lab instructions as HTML a browser can show without trusting the lab's author: marked renders the
- * markdown, and its renderer is told to write nothing active. Raw HTML in the markdown is shown as
- * text, links and images keep only http(s), mailto and relative addresses (no javascript:, data:,
- * vbscript: ...), every attribute is escaped. Fenced code blocks are numbered (`data-code-block="N"`)
+ * Markdown as HTML a browser can show without trusting its author (a lab's instructions, a trainee's
+ * write-up): marked renders the markdown, and its renderer is told to write nothing active. Raw HTML
+ * in the markdown is shown as text, links and images keep only http(s), mailto and relative
+ * addresses (no javascript:, data:, vbscript: ...), every attribute is escaped; write-ups show
+ * images as links (`images: false`). Fenced code blocks are numbered (`data-code-block="N"`)
  * and their text is returned beside the HTML, so the client can paste block N into a terminal.
  *
  * @example
@@ -53,7 +54,16 @@ export function safeUrl(href: string): string | null {
   return plain;
 }
 
-export function renderMarkdown(markdown: string): RenderedMarkdown {
+export interface RenderOptions {
+  /**
+   * Show images (true, the default: a lab's own pictures), or write each as a link to it (false: for
+   * what users write, where an image would load a stranger's address in a reviewer's browser; the
+   * CSP would block it anyway, with a console error).
+   */
+  images?: boolean;
+}
+
+export function renderMarkdown(markdown: string, opts: RenderOptions = {}): RenderedMarkdown {
   const codeBlocks: CodeBlock[] = [];
   const marked = new Marked({
     gfm: true,
@@ -72,6 +82,7 @@ export function renderMarkdown(markdown: string): RenderedMarkdown {
       image({ href, title, text }: Tokens.Image): string {
         const url = safeUrl(href);
         if (url === null || /^mailto:/i.test(url)) return escapeHtml(text);
+        if (opts.images === false) return `<a href="${escapeHtml(url)}" rel="noopener noreferrer nofollow" target="_blank">image: ${escapeHtml(text || url)}</a>`;
         return `<img src="${escapeHtml(url)}" alt="${escapeHtml(text)}"${title ? ` title="${escapeHtml(title)}"` : ""} loading="lazy">`;
       },
       code({ text, lang }: Tokens.Code): string {

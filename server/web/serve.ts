@@ -78,7 +78,7 @@ export async function startServer(config: ServeConfig, opts: StartOptions = {}):
     );
     await manager.init();
     cleanups.unshift(() => manager.close());
-    const web = createApp({ publicUrl: config.publicUrl, trustProxy: config.trustProxy }, { store, manager, labs, log, ...(opts.loginLimits ? { loginLimits: opts.loginLimits } : {}) });
+    const web = createApp({ publicUrl: config.publicUrl, trustProxy: config.trustProxy, dataDir: config.dataDir }, { store, manager, labs, log, ...(opts.loginLimits ? { loginLimits: opts.loginLimits } : {}) });
     cleanups.unshift(() => web.dispose());
     const server = await listen(web.app, config.host, config.port).catch((e: unknown) => {
       const code = (e as { code?: string }).code;

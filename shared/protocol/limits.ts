@@ -20,3 +20,7 @@ export const MAX_MESSAGE_BYTES = 1024 * 1024;
 export const TERMINALS_PER_ATTEMPT = 12;
 export const COLS = { min: 2, max: 500 } as const;
 export const ROWS = { min: 2, max: 200 } as const;
+/** A write-up's markdown, in UTF-8 bytes (a thorough one is 5-15 KiB; 64 KiB leaves room, not a dumping ground). */
+export const WRITEUP_MAX_BYTES = 64 * 1024;
+/** One comment on a write-up, in characters. */
+export const COMMENT_MAX_CHARS = 4000;

@@ -152,7 +152,7 @@ describe("a trainee works the flagship lab in Chromium", { skip: browserMissing(
     await page.locator("[data-objective=pool-admitted][data-state=pass]").waitFor({ timeout: 120_000 });
     await page.locator("[data-objective=blocks-disjoint][data-state=pass]").waitFor({ timeout: 60_000 });
     await page.locator("[data-objective=webhook-reachable][data-state=pass]").waitFor({ timeout: 60_000 });
-    // Only the write-up is left (this app has no write-up editor yet).
+    // Only the write-up is left (writeup.test.ts writes one).
     await summary(/^Objectives\s*4 of 5$/).waitFor({ timeout: 30_000 });
     assert.match(await page.locator("[data-objective=write-up][data-state=fail]").innerText(), /Not yet[\s\S]*no write-up yet/);
     await shot("9-objectives-live");

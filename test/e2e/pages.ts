@@ -84,3 +84,74 @@ export class LabPage extends LabScreen {
     return this.page.locator(`[data-objective="${id}"]`);
   }
 }
+
+/** The write-up panel of the lab page. */
+export class WriteupPanel {
+  constructor(readonly page: Page) {}
+
+  get editor(): Locator {
+    return this.page.getByLabel("Write-up (markdown)");
+  }
+
+  /** "Saved 12:03. 230 words.", "Saving…", "Submitted ...". */
+  get saved(): Locator {
+    return this.page.locator("#writeup-saved");
+  }
+
+  get preview(): Locator {
+    return this.page.locator("#writeup-preview");
+  }
+
+  /** The status badge beside the panel's heading. */
+  get status(): Locator {
+    return this.page.locator("#writeup-h .badge");
+  }
+
+  /** Types the write-up (replacing what is there) and waits for the autosave. */
+  async write(text: string): Promise<void> {
+    await this.editor.fill(text);
+    await this.saved.filter({ hasText: /^Saved / }).waitFor({ timeout: 15_000 });
+  }
+
+  async submit(): Promise<void> {
+    this.page.once("dialog", (d) => void d.accept());
+    await this.page.getByRole("button", { name: "Submit for review" }).click();
+    await this.page.locator('#writeup-h [data-writeup-status="submitted"]').waitFor();
+  }
+}
+
+/** A reviewer's page for one attempt (`/reviews/<id>`). */
+export class ReviewPage {
+  constructor(readonly page: Page) {}
+
+  get writeup(): Locator {
+    return this.page.getByRole("article", { name: "The write-up" });
+  }
+
+  get timeline(): Locator {
+    return this.page.locator(".timeline");
+  }
+
+  get status(): Locator {
+    return this.page.locator(".review-head .badge");
+  }
+
+  /** Plays a recording: its button in the list, then the player's speed and pause-skipping. */
+  async play(target: string, opts: { speed?: "1x" | "2x" | "8x"; skipPauses?: boolean } = {}): Promise<void> {
+    await this.page.getByRole("button", { name: new RegExp(`^Play the recording of ${target.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}`) }).click();
+    await this.page.locator(".player .xterm").waitFor();
+    if (opts.speed) await this.page.getByLabel("Speed").selectOption(opts.speed);
+    if (opts.skipPauses) await this.page.getByLabel(/Skip pauses/).check();
+  }
+
+  /** The player's terminal, as text. */
+  async playerScreen(): Promise<string> {
+    return (await this.page.locator(".player .xterm-rows").innerText()).replace(/\u00a0/g, " ");
+  }
+
+  async approve(comment: string): Promise<void> {
+    await this.page.getByLabel(/^Comment to the trainee/).fill(comment);
+    await this.page.getByRole("button", { name: "Approve" }).click();
+    await this.page.locator('.review-head [data-writeup-status="approved"]').waitFor();
+  }
+}

@@ -1,11 +1,13 @@
 /**
  * The catalog: each curriculum (GET /api/curricula) week by week with its labs, concept pages and
- * readings, and every lab offered grouped by level, each with the trainee's progress.
+ * readings, and every lab offered grouped by level, each with the trainee's progress and where the
+ * write-up of their latest attempt stands.
  */
 import { ApiError, get, type Curriculum, type LabSummary, type Step } from "../api";
 import { h, inlineCode } from "../dom";
 import { labProgress, statusText, type LabProgress } from "../progress";
 import { requireUser } from "../session";
+import { statusBadge } from "../writeups";
 
 const LEVELS = ["intro", "intermediate", "advanced"];
 
@@ -53,7 +55,7 @@ function labCard(lab: LabSummary, p: LabProgress | undefined): HTMLElement {
     h("h4", null, h("a", { href: `/labs/${encodeURIComponent(lab.id)}`, "data-link": true }, lab.title)),
     h("p", null, lab.summary),
     h("p", { class: "meta" }, `${lab.level} · ${lab.duration} · ${lab.objectives} objectives`),
-    h("p", { class: `badge ${status.kind}` }, status.text),
+    h("p", { class: "badges" }, h("span", { class: `badge ${status.kind}` }, status.text), p && p.writeup !== "none" ? [" ", statusBadge(p.writeup, "Write-up: ")] : null),
   );
 }
 
@@ -112,6 +114,7 @@ function stepList(steps: Step[], progress: Map<string, LabProgress>): HTMLElemen
           h("a", { href: `/labs/${encodeURIComponent(s.lab)}`, "data-link": true }, p.lab.title),
           " ",
           h("span", { class: `badge ${status.kind}` }, status.text),
+          p.writeup !== "none" ? [" ", statusBadge(p.writeup, "Write-up: ")] : null,
           s.note ? h("p", { class: "note" }, inlineCode(s.note)) : null,
         );
       }

@@ -1,6 +1,6 @@
 /**
- * The lab view: instructions (fenced blocks paste into the active terminal), objectives and hints on
- * one side; the sandbox on the other: a start button, the provisioning progress bar with the real
+ * The lab view: instructions (fenced blocks paste into the active terminal), objectives, hints and
+ * the write-up on one side; the sandbox on the other: a start button, the provisioning progress bar with the real
  * phases, then terminal tabs. Attempt state, phases and objectives arrive over socket.io as they
  * happen (an objective turns green as the grading evaluator sees it pass); the attempt is re-read on
  * a state change, after a reconnection (events may have been missed), when a hint's time comes, and
@@ -13,6 +13,7 @@ import { instructions } from "../lab/instructions";
 import { ObjectivesPanel } from "../lab/objectives";
 import { ProvisioningBar } from "../lab/provisioning";
 import { TerminalTabs } from "../lab/terminals";
+import { WriteupPanel } from "../lab/writeup";
 import { objectiveStates } from "../progress";
 import { getSocket, onConnect, request } from "../realtime";
 import type { ServerMessage } from "../../../shared/protocol";
@@ -40,6 +41,12 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
   const bar = new ProvisioningBar();
   const objectives = new ObjectivesPanel();
   const hints = new HintsPanel(() => void refresh());
+  // The write-up of the open attempt, else of the latest one: trainees often write up after stopping.
+  const writeup = new WriteupPanel(lab.writeupPrompt, (attemptId, objs) => {
+    if (!attempt || attempt.id !== attemptId) return;
+    attempt = { ...attempt, objectives: objs };
+    objectives.update(objectiveStates(lab, attempt));
+  });
   const status = h("p", { class: "status", role: "status" });
   const actions = h("div", { class: "actions" });
   const work = h("section", { class: "lab-work", "aria-label": "Sandbox" });
@@ -67,7 +74,7 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
         objectives.element,
         instructions(lab, paste),
         hints.element,
-        lab.writeupPrompt ? h("section", { class: "panel" }, h("h2", null, "Write-up"), h("p", null, lab.writeupPrompt)) : null,
+        writeup.element,
       ),
       work,
     ),
@@ -165,6 +172,7 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
   function apply(a: Attempt): void {
     const before = attempt?.state;
     attempt = a.endedAt ? null : a;
+    void writeup.setAttempt(a.id);
     objectives.update(objectiveStates(lab, a.endedAt ? null : a));
     hints.update(attempt, lab.hints);
     nextHint(attempt);
@@ -198,8 +206,10 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
     }
   }
 
-  // The open attempt at this lab, if any.
-  const open = await get<{ attempts: AttemptSummary[] }>("/api/attempts").then((r) => r.attempts.find((x) => x.lab === lab.id && !x.endedAt));
+  // The open attempt at this lab, if any; else the latest, for its write-up (newest first).
+  const mine = await get<{ attempts: AttemptSummary[] }>("/api/attempts").then((r) => r.attempts.filter((x) => x.lab === lab.id));
+  const open = mine.find((x) => !x.endedAt);
+  void writeup.setAttempt((open ?? mine[0])?.id ?? null);
   if (open) {
     watch(open.id);
     apply((await get<{ attempt: Attempt }>(`/api/attempts/${open.id}`)).attempt);
@@ -210,7 +220,9 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
     fill(work, h("div", { class: "placeholder" }, h("p", null, "Start the lab to get your own cluster and a terminal on it.")));
   }
   const poll = setInterval(() => {
-    if (document.visibilityState === "visible") void refresh();
+    if (document.visibilityState !== "visible") return;
+    void refresh();
+    void writeup.refresh();
   }, POLL_MS);
 
   return () => {
@@ -223,6 +235,7 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
     socket.off("attempt:objectives", onObjectives);
     if (watching) socket.emit("attempt:unwatch", { attemptId: watching });
     dropTerminals();
+    writeup.dispose();
   };
 }
 

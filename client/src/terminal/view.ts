@@ -10,7 +10,7 @@ import "@xterm/xterm/css/xterm.css";
 import { formatBytes } from "../dom";
 import type { TerminalExitInfo, TerminalStream } from "./stream";
 
-const THEME = {
+export const THEME = {
   background: "#11161c",
   foreground: "#d8dee6",
   cursor: "#f0a830",

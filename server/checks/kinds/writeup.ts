@@ -38,8 +38,9 @@ export function judgeWriteup(spec: WriteupCheck, text: string | null): CheckResu
 export const writeup: CheckKindModule<"writeup"> = {
   kind: "writeup",
   describe: (spec) => `a write-up${spec.minWords ? ` of at least ${spec.minWords} words` : ""}${spec.mentions.length ? ` mentioning ${spec.mentions.join(", ")}` : ""}`,
-  // The web app saves the write-up and calls evaluateNow(); the resync catches anything else.
-  triggers: () => [],
+  // Nothing in the sandbox announces a write-up: the web app saves it and calls
+  // evaluateNow({ trigger: "writeup" }); the resync catches anything else.
+  triggers: () => [{ type: "writeup" }],
   timeoutMs: () => 5000,
   run: async (spec, ctx) => judgeWriteup(spec, await ctx.writeup()),
 };

@@ -9,36 +9,26 @@
  *   POST /api/attempts/:id/check          -> {objectives}: every objective checked again now (rate-limited)
  *   POST /api/attempts/:id/hints/:index   -> {hint: {index, text}}: reveals a hint (recorded)
  *
- * Who may do what: the owner everything; reviewers and admins read everyone's; admins may also stop
- * anyone's (to free a place). Anyone else gets 404, as if the attempt did not exist.
+ * Who may do what (attempt-access.ts): the owner everything; reviewers and admins read everyone's;
+ * admins may also stop anyone's (to free a place). Anyone else gets 404, as if the attempt did not
+ * exist. The write-up and the recordings have their own routes (writeups.ts, recordings.ts).
  */
 import { Router, type Request } from "express";
 import { z } from "zod";
-import type { Attempt, User } from "../../store/index.js";
+import type { WriteupStatusName } from "../../../shared/protocol.js";
+import type { Attempt } from "../../store/index.js";
 import { humanDuration } from "../auth/rate-limit.js";
 import { requireUser, userOf } from "../auth/sessions.js";
 import { body, param, type Ctx } from "../context.js";
 import { conflict, forbidden, HttpError, notFound } from "../http-error.js";
+import { attemptFor as access, type AttemptAction } from "./attempt-access.js";
 
 const startSchema = z.strictObject({ lab: z.string().min(1).max(100) });
-
-type Action = "read" | "stop" | "act";
 
 export function attemptRoutes(ctx: Ctx): Router {
   const r = Router();
   r.use(requireUser);
-
-  /** The attempt `:id` if `user` may do `action` on it; 404 when they may not even see it. */
-  async function attemptFor(req: Request, action: Action): Promise<{ attempt: Attempt; user: User }> {
-    const user = userOf(req);
-    const attempt = await ctx.store.attemptById(param(req, "id"));
-    const own = attempt?.userId === user.id;
-    const canRead = own || user.role === "reviewer" || user.role === "admin";
-    if (!attempt || !canRead) throw notFound("attempt");
-    if (action === "read" || own) return { attempt, user };
-    if (action === "stop" && user.role === "admin") return { attempt, user };
-    throw forbidden("only the trainee who started this attempt can do that");
-  }
+  const attemptFor = (req: Request, action: AttemptAction) => access(ctx, req, action);
 
   async function view(a: Attempt) {
     const lab = ctx.labs.lab(a.labId);
@@ -57,6 +47,8 @@ export function attemptRoutes(ctx: Ctx): Router {
       targets: ctx.manager.targets(a.id),
       events: await ctx.store.attemptEvents(a.id),
       transitions: await ctx.store.transitions(a.id),
+      // Hints and the solution as they were shown, for the review timeline.
+      reveals: reveals.map((x) => ({ kind: x.kind, ref: x.ref, at: x.at })),
       // The live evaluator's view while the sandbox runs, else the last recorded state (grading.ts).
       objectives: await ctx.manager.grading.objectives(a),
       hints: (lab?.hints ?? []).map((h, index) => ({
@@ -79,8 +71,12 @@ export function attemptRoutes(ctx: Ctx): Router {
     const who = typeof req.query.user === "string" ? req.query.user : user.id;
     if (who !== user.id && user.role === "trainee") throw forbidden("trainees see their own attempts only");
     const attempts = await ctx.store.listAttempts(who === "all" ? {} : { userId: who });
+    const writeups = new Map((await ctx.store.listWriteups({ attemptIds: attempts.map((a) => a.id) })).map((w) => [w.attemptId, w.status]));
     res.json({
-      attempts: attempts.map((a) => ({ id: a.id, lab: a.labId, userId: a.userId, state: a.state, startedAt: a.startedAt, endedAt: a.endedAt, error: a.error })),
+      attempts: attempts.map((a) => ({
+        id: a.id, lab: a.labId, userId: a.userId, state: a.state, startedAt: a.startedAt, endedAt: a.endedAt, error: a.error,
+        writeup: (writeups.get(a.id) ?? "none") satisfies WriteupStatusName,
+      })),
     });
   });
 

@@ -147,6 +147,10 @@ export class Client {
     return this.request<T>("POST", p, { ...(json !== undefined ? { json } : {}), ...opts });
   }
 
+  put<T = any>(p: string, json?: unknown, opts: { csrf?: boolean | string; headers?: Record<string, string> } = {}) {
+    return this.request<T>("PUT", p, { ...(json !== undefined ? { json } : {}), ...opts });
+  }
+
   async login(email: string, password: string): Promise<Reply> {
     const r = await this.post("/api/auth/login", { email, password });
     if (r.status !== 200) throw new Error(`login ${email}: ${r.status} ${JSON.stringify(r.body)}`);

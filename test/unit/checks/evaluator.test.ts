@@ -128,6 +128,33 @@ describe("evaluator: transitions, the workspace, the timer", () => {
   });
 });
 
+describe("evaluator: the write-up", () => {
+  it("evaluateNow({ trigger: \"writeup\" }) re-runs the objectives that read the write-up, and only those", async () => {
+    const { dir, ctx } = workspace();
+    let text: string | null = null;
+    let writeupReads = 0;
+    const context = Object.assign(ctx, { writeup: async () => (writeupReads++, text) });
+    const events: TimelineEvent[] = [];
+    const ev = evaluator({
+      objectives: [objective("w", { writeup: { minWords: 2, mentions: ["blackhole"] } }), objective("f", { file: { path: "f.txt" } })],
+      context,
+      onEvent: (e) => events.push(e),
+      resyncMs: 0,
+    });
+    await ev.start();
+    assert.deepEqual(ev.state().map((s) => [s.objective, s.state, s.detail]), [["w", "fail", "no write-up yet"], ["f", "fail", "f.txt does not exist"]]);
+    const fChecked = ev.state()[1]!.checkedAt;
+    text = "a blackhole route";
+    const after = await ev.evaluateNow({ trigger: "writeup" });
+    assert.deepEqual(after.map((s) => [s.objective, s.state]), [["w", "pass"], ["f", "fail"]]);
+    assert.equal(after[1]!.checkedAt, fChecked, "the file objective was not run again");
+    assert.equal(writeupReads, 2);
+    assert.deepEqual(events.filter((e): e is Transition => e.type === "transition" && e.objective === "w").map((e) => [e.from, e.to]), [["pending", "fail"], ["fail", "pass"]]);
+    await ev.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe("evaluator: hints and the solution", () => {
   it("hints unlock by elapsed time, or in order on request; the solution is recorded once", async () => {
     const events: TimelineEvent[] = [];

@@ -133,6 +133,20 @@ for (const [name, options] of backends) {
       assert.deepEqual((await store.writeupComments(w.id)).map((c) => c.body), ["good catch on the blackhole"]);
     });
 
+    test("write-ups listed by status (longest waiting first) or by attempt", async () => {
+      const u = await store.createUser({ email: "lw@example.com", name: "L", role: "trainee", passwordHash: "h", at: at(1) });
+      const [a, b, c] = await Promise.all(["lab-a", "lab-b", "lab-c"].map((labId) => store.createAttempt({ userId: u.id, labId, at: at(1), state: "stopped" })));
+      await store.saveWriteup(a!.id, "a", at(2));
+      await store.saveWriteup(b!.id, "b", at(2));
+      await store.saveWriteup(c!.id, "c", at(2));
+      await store.submitWriteup(b!.id, at(3));
+      await store.submitWriteup(a!.id, at(4));
+      assert.deepEqual((await store.listWriteups({ status: "submitted" })).map((w) => w.markdown), ["b", "a"]);
+      assert.deepEqual((await store.listWriteups({ status: "draft" })).map((w) => w.markdown), ["c"]);
+      assert.deepEqual((await store.listWriteups({ attemptIds: [c!.id, a!.id] })).map((w) => w.markdown), ["a", "c"], "never submitted last");
+      assert.deepEqual(await store.listWriteups({ attemptIds: [] }), []);
+    });
+
     test("a transaction that throws leaves nothing behind", async () => {
       await assert.rejects(
         store.transaction(async (tx) => {

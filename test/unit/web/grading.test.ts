@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { objectiveViewSchema } from "../../../shared/protocol.js";
 import type { ObjectiveStatus } from "../../../server/checks/evaluator.js";
-import { lastRecorded, objectiveViews } from "../../../server/web/grading.js";
+import { lastRecorded, objectiveViews, readsOnlyWriteup } from "../../../server/web/grading.js";
+import { checkSchema } from "../../../server/checks/schema.js";
 
 const LAB = [
   { id: "a", title: "A passes" },
@@ -73,5 +74,17 @@ describe("objectiveViews", () => {
   it("an objective the evaluator has not checked yet keeps its last known state", () => {
     const live = [status("a", "pending", "IPAddressPool metallb-system/lab-pool exists", T3), status("b", "pending", "x", T3), status("c", "pending", "y", T3)];
     assert.deepEqual(objectiveViews(LAB, recorded, live), objectiveViews(LAB, recorded, null));
+  });
+});
+
+describe("readsOnlyWriteup", () => {
+  it("is true for a write-up check and combinations of them only: those are judged without a sandbox", () => {
+    const only = (check: unknown) => readsOnlyWriteup(checkSchema.parse(check));
+    assert.equal(only({ writeup: { minWords: 150 } }), true);
+    assert.equal(only({ all: [{ writeup: {} }, { not: { writeup: { mentions: ["typo"] } } }] }), true);
+    assert.equal(only({ any: [{ writeup: {} }] }), true);
+    assert.equal(only({ all: [{ writeup: {} }, { not: { exec: { in: "pod/default/web", command: "ip route", stdout: "^blackhole" } } }] }), false);
+    assert.equal(only({ file: { path: "a.txt" } }), false);
+    assert.equal(only({ ipam: "blocks-disjoint" }), false);
   });
 });

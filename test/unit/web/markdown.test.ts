@@ -47,6 +47,15 @@ describe("renderMarkdown", () => {
     assert.doesNotMatch(html, /href="[^"]*"[^>]*"x"/, html);
   });
 
+  it("writes images as links with images: false (write-ups: nothing of a stranger's loads in a reviewer's browser)", () => {
+    const { html } = renderMarkdown('![pixel](https://tracker.example/p.png "t") ![x](data:image/png;base64,AAAA) ![y](javascript:alert(1)) ![](https://a.example/b.png)', { images: false });
+    assert.doesNotMatch(html, /<img|src=/, html);
+    assert.match(html, /<a href="https:\/\/tracker\.example\/p\.png" rel="noopener noreferrer nofollow" target="_blank">image: pixel<\/a>/);
+    assert.match(html, /<a href="https:\/\/a\.example\/b\.png" rel="noopener noreferrer nofollow" target="_blank">image: https:\/\/a\.example\/b\.png<\/a>/);
+    assert.doesNotMatch(html, /data:|javascript:/);
+    assert.match(renderMarkdown("![pixel](https://tracker.example/p.png)").html, /<img src="https:\/\/tracker\.example\/p\.png"/, "lab instructions keep theirs");
+  });
+
   it("numbers fenced code blocks and returns their text for click-to-paste", () => {
     const md = "Run:\n\n```sh\nkubectl get nodes\n```\n\nthen\n\n```\nip route | grep blackhole\n```\n\nand `inline` is not a block.\n\n```yaml\na: <b>\n```\n";
     const { html, codeBlocks } = renderMarkdown(md);
