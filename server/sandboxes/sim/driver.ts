@@ -24,6 +24,7 @@ import { createSandboxCgroup, DEFAULT_LIMITS, existingCgroup, joinScript, remove
 export { sandboxEnv } from "./env.js";
 import { spawnRunner } from "../../sim/dataplane/execute.js";
 import { DEFAULT_SLOTS_DIR, processesInRange, Queue, SlotTable } from "./slots.js";
+import { DEFAULT_PROGRAMS_DIR, sandboxPrograms } from "./programs.js";
 
 export interface Phase {
   phase: string;
@@ -58,14 +59,17 @@ const NPROC_LIMIT = 4096;
 export class SimDriver {
   readonly slots: SlotTable;
   readonly limits: SandboxLimits;
+  /** Where the bundled sandbox programs are (dist/sandbox, made by `npm run build`). */
+  readonly programsDir: string;
   private readonly upQueue: Queue;
 
   constructor(
     readonly dataDir: string,
     readonly log: Logger,
-    opts: { slotsDir?: string; maxConcurrentUps?: number; limits?: SandboxLimits } = {},
+    opts: { slotsDir?: string; maxConcurrentUps?: number; limits?: SandboxLimits; programsDir?: string } = {},
   ) {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.programsDir = opts.programsDir ?? DEFAULT_PROGRAMS_DIR;
     this.slots = new SlotTable(opts.slotsDir ?? DEFAULT_SLOTS_DIR);
     this.upQueue = new Queue(opts.maxConcurrentUps ?? Math.max(1, availableParallelism()));
   }
@@ -91,6 +95,8 @@ export class SimDriver {
     let spawnedAt = 0;
     const report = (phase: string, detail?: string, supervisorMs?: number) =>
       opts.onPhase?.({ phase, ...(detail ? { detail } : {}), ms: supervisorMs === undefined ? Date.now() - started : spawnedAt + supervisorMs });
+    // Before anything is created: a checkout built without its sandbox bundles fails here, saying so.
+    const programs = sandboxPrograms(this.programsDir);
     const { range } = this.preflightOnce();
     const lab = await loadLabSandboxSpec(opts.lab);
     const name = opts.name ?? lab.id;
@@ -113,6 +119,7 @@ export class SimDriver {
     let slot: number | null = null;
     let unsharePid = 0;
     let initPid = 0;
+    let failed = false;
     try {
       slot = this.slots.claim(p.root, Math.floor(range.count / IDS_PER_SANDBOX), (s) => processesInRange(range.start + s * IDS_PER_SANDBOX).length === 0);
       const uidBase = range.start + slot * IDS_PER_SANDBOX;
@@ -132,6 +139,7 @@ export class SimDriver {
         manifests: lab.manifests,
         box: p.box,
         etcBase: await this.etcBaseOnce(),
+        apiserverProgram: programs.apiserver,
       };
       await fsp.writeFile(p.spec, JSON.stringify(spec, null, 2));
       await fsp.lchown(p.spec, uidBase, uidBase);
@@ -150,7 +158,7 @@ export class SimDriver {
           "--setuid", "0", "--setgid", "0",
           "--user", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--mount-proc", "--kill-child=SIGKILL",
           "prlimit", `--nproc=${NPROC_LIMIT}`, "--",
-          "tini", "-s", "--", process.execPath, path.join(distRoot, "server/sandboxes/sim/supervisor.js"), p.spec,
+          "tini", "-s", "--", process.execPath, programs.supervisor, p.spec,
         ],
         { detached: true, stdio: ["ignore", logFd, logFd, "pipe"], env: { PATH: sandboxEnv().PATH, LANG: "C.UTF-8", FAULTLINE_LOG: "json" } },
       );
@@ -164,14 +172,19 @@ export class SimDriver {
       await fsp.writeFile(p.meta, JSON.stringify(meta, null, 2), { mode: 0o644 });
 
       const progress = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+      // The host relay opens the supervisor's socket only when a client connects, so it can start with
+      // the build instead of after it. It lives in the sandbox's pid namespace: a failed build takes it along.
+      const relay = this.startRelay(p, uidBase, initPid, slot, () => failed);
+      relay.catch(() => {});
       await this.awaitReady(progress, (ev) => ev.type === "phase" && report(ev.phase, ev.detail, ev.ms), p);
       // Let go of the sandbox: it runs on after this process exits, like a kind cluster.
       progress.destroy();
       child.unref();
-      await this.startRelay(p, uidBase, initPid, slot);
+      await relay;
       report("ready");
       return { meta, plan: this.plan(name) };
     } catch (e) {
+      failed = true;
       // Nothing of a failed sandbox stays: its processes are gone before its folder and ids are released
       // (a reused id range must never meet a survivor). Its log is kept for the post-mortem.
       const start = initPid ? startTime(initPid) : null;
@@ -388,11 +401,13 @@ export class SimDriver {
    * A loopback TCP port on the host for the sandbox's API server (like kind's 127.0.0.1:<port>), relayed
    * by socat to the supervisor's unix socket. socat runs as the sandbox's own unprivileged id (it can
    * open that socket and nothing else of note) and inside the sandbox's pid namespace, so the kernel
-   * ends it with the sandbox.
+   * ends it with the sandbox. `abandoned` tells that the sandbox failed while the relay was starting.
    */
-  private async startRelay(p: SandboxPaths, uid: number, initPid: number, slot: number): Promise<void> {
+  private async startRelay(p: SandboxPaths, uid: number, initPid: number, slot: number, abandoned = () => false): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = await freePort();
+      // The sandbox failed meanwhile: its pid may already belong to another process.
+      if (abandoned()) throw new FaultlineError("the sandbox was given up before its API server relay started");
       // In the host's network namespace but the sandbox's pid namespace: it dies with the sandbox.
       const child = spawn(
         "sh",

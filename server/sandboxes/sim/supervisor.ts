@@ -5,7 +5,8 @@
  * rebuilds and fault changes. Killing it (or tini) ends the pid namespace, and with it every process,
  * mount and network namespace of the sandbox: the kernel does the teardown.
  *
- * Usage (by the sim driver only): node supervisor.js <box>/spec.json
+ * Usage (by the sim driver only): node dist/sandbox/supervisor.mjs <box>/spec.json, the bundle of this
+ * module that `npm run build` makes (programs.ts).
  */
 import { spawn, spawnSync, type ChildProcess, type ChildProcessByStdio } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
@@ -123,10 +124,20 @@ class Supervisor {
     const prov = renderProvisioning(plan);
     const made = early ? [early.netns] : [];
     await spawnRunner(["ip", "-batch", "-"], prov.netns.filter((n) => !made.includes(n)).map((n) => `netns add ${n}`).join("\n") + "\n");
-    // The API server loads and makes its certificates while the network is programmed; it listens after.
+    // The API server loads, makes its certificates and seeds its store while the network is programmed.
     const api = this.startApiServer(plan, early?.child);
     api.ready.catch(() => {});
-    await executePhases(prov.phases);
+    // The node and pod shells and the workloads' socats need nothing but their namespaces, which exist
+    // now: starting them while the network is programmed takes their ~30 process starts off the path.
+    const shells = this.startAgents(plan);
+    const workloads = this.startWorkloads(plan, api.ready);
+    shells.catch(() => {});
+    workloads.catch(() => {});
+    // Phases 1 and 2 (render.ts) wire the namespaces and give every node its address: the API server can
+    // listen on the control plane's while phase 3 writes kube-proxy's Service rules.
+    await executePhases(prov.phases.slice(0, 2));
+    api.listen();
+    await executePhases(prov.phases.slice(2));
     this.plan = plan;
 
     const ops = dataplaneOps(this.faults, plan);
@@ -136,9 +147,8 @@ class Supervisor {
     }
     writeFileSync(this.paths.faults, JSON.stringify(this.faults, null, 2));
 
-    report("agents", "starting the API server and the node and pod shells");
-    api.listen();
-    await Promise.all([api.ready.then(() => this.startWorkloads(plan)), this.startAgents(plan)]);
+    report("agents", "waiting for the API server, the node and pod shells and the workloads");
+    await Promise.all([api.ready, workloads, shells]);
     this.installKubeconfigs(plan);
     this.generation++;
     this.readyAt = new Date().toISOString();
@@ -279,7 +289,7 @@ class Supervisor {
   }
 
   private spawnApiServer(netns: string): ApiProcess {
-    const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, path.join(import.meta.dirname, "../../sim/apiserver/main.js"), this.spec.box], {
+    const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, this.spec.apiserverProgram, this.spec.box], {
       stdio: ["pipe", "pipe", "inherit"],
     });
     child.stdin.on("error", () => {});
@@ -322,14 +332,14 @@ class Supervisor {
    * namespace owns the pod's TCP port. The TCP connection ends in the pod: tcpdump there sees the
    * handshake, and a blackholed reply is lost exactly as it would be for a real container.
    */
-  private async startWorkloads(plan: ClusterPlan): Promise<void> {
+  private async startWorkloads(plan: ClusterPlan, apiReady: Promise<void>): Promise<void> {
     await Promise.all(
       plan.pods.map((pod) => {
-        if (isCoreDnsPod(pod)) return this.startWorkload(plan, pod, { workload: "coredns", port: 53 });
+        if (isCoreDnsPod(pod)) return this.startWorkload(plan, pod, { workload: "coredns", port: 53 }, apiReady);
         const choice = workloadFor(pod);
         if (!choice) return undefined;
         const port = Number(choice.args[choice.args.indexOf("--port") + 1] ?? 0);
-        return this.startWorkload(plan, pod, { workload: choice.workload, port });
+        return this.startWorkload(plan, pod, { workload: choice.workload, port }, apiReady);
       }),
     );
   }
@@ -338,8 +348,12 @@ class Supervisor {
   /** One API data source for every CoreDNS replica of a build (they would list the same objects). */
   private dnsSource: ClusterSource | null = null;
 
-  /** One pod's built-in workload on unix sockets here, and the socats in the pod that own its ports. */
-  private async startWorkload(plan: ClusterPlan, pod: PlanPod, serve: PodServe): Promise<void> {
+  /**
+   * One pod's built-in workload on unix sockets here, and the socats in the pod that own its ports. The
+   * socats start at once; workloads that talk to the API server (CoreDNS lists it, MetalLB's webhook
+   * needs its certificate from the sandbox CA) start once `apiReady` resolves.
+   */
+  private async startWorkload(plan: ClusterPlan, pod: PlanPod, serve: PodServe, apiReady: Promise<void> = Promise.resolve()): Promise<void> {
     const cp = plan.nodes.find((n) => n.role === "control-plane");
     const dir = this.paths.workloadSockets;
     const logs = this.paths.logs;
@@ -349,35 +363,50 @@ class Supervisor {
     const stem = String(this.socketSeq++);
     const out = createWriteStream(path.join(logs, `${pod.namespace}_${pod.name}.log`), { flags: "a" });
     const logLine = (line: string) => void out.write(line + "\n");
-    let workload: RunningWorkload;
+    let start: () => Promise<RunningWorkload>;
     let relays: string[][];
     if (serve.workload === "coredns") {
       const sockets = corednsSockets(dir, stem);
       for (const f of Object.values(sockets)) if (existsSync(f)) rmSync(f);
-      if (!this.dnsSource && cp) this.dnsSource = apiClusterSource({ kubeconfig: this.paths.adminConf(cp.name) });
-      workload = await startCoreDns({
-        sockets, podIP: pod.address, upstream: plan.nodeNetwork.gateway, log: logLine,
-        ...(this.dnsSource ? { source: this.dnsSource } : cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
-      });
+      start = async () => {
+        await apiReady;
+        if (!this.dnsSource && cp) this.dnsSource = apiClusterSource({ kubeconfig: this.paths.adminConf(cp.name) });
+        return startCoreDns({
+          sockets, podIP: pod.address, upstream: plan.nodeNetwork.gateway, log: logLine,
+          ...(this.dnsSource ? { source: this.dnsSource } : cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
+        });
+      };
       relays = corednsRelays(sockets).map((r) => r.argv);
     } else {
       const sock = path.join(dir, `${stem}.sock`);
       if (existsSync(sock)) rmSync(sock);
-      workload =
+      start =
         serve.workload === "metallb-webhook"
-          ? await startMetallbWebhook({
-              path: sock, port: serve.port, certDir: this.paths.pki, log: logLine, release: "v0.14",
-              ...(cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
-            })
-          : await startHttpEcho({ path: sock, port: serve.port, podName: pod.name, log: logLine });
+          ? async () => {
+              await apiReady;
+              return startMetallbWebhook({
+                path: sock, port: serve.port, certDir: this.paths.pki, log: logLine, release: "v0.14",
+                ...(cp ? { kubeconfig: this.paths.adminConf(cp.name) } : {}),
+              });
+            }
+          : () => startHttpEcho({ path: sock, port: serve.port, podName: pod.name, log: logLine });
       relays = [["socat", `TCP-LISTEN:${serve.port},fork,reuseaddr,nodelay`, `UNIX-CONNECT:${sock}`]];
     }
-    const children = relays.map((argv) => spawn("nsenter", [`--net=/run/netns/${pod.netns}`, "--", ...argv], { stdio: ["ignore", "ignore", "inherit"] }));
-    this.workloads.push(workload);
+    // socat connects to the workload's socket per connection, so it can bind the pod's port before the
+    // workload listens; the pod counts as started only when both are up.
+    const children: ChildProcess[] = relays.map((argv) => spawn("nsenter", [`--net=/run/netns/${pod.netns}`, "--", ...argv], { stdio: ["ignore", "ignore", "inherit"] }));
     this.relays.push(...children);
+    let workload: RunningWorkload;
+    try {
+      // Ready means answering: a pod whose port is not bound yet would refuse the first connection.
+      [workload] = await Promise.all([start(), ...children.map((c, i) => untilListening(c, relays[i]!))]);
+    } catch (e) {
+      this.relays = this.relays.filter((r) => !children.includes(r));
+      await Promise.all(children.map(killAndWait));
+      throw e;
+    }
+    this.workloads.push(workload);
     this.podWorkloads.set(`${pod.namespace}/${pod.name}`, { workload, relays: children });
-    // Ready means answering: a pod whose port is not bound yet would refuse the first connection.
-    await Promise.all(children.map((c, i) => untilListening(c, relays[i]!)));
   }
 
   /** The kubelet's hooks into this supervisor: start and stop pods' processes, persist the plan. */
@@ -439,7 +468,11 @@ class Supervisor {
       ...plan.nodes.map((n) => ({ target: `node/${n.name}`, netns: n.netns })),
       ...plan.pods.map((p) => ({ target: `pod/${p.namespace}/${p.name}`, netns: p.netns })),
     ];
-    this.agents = await Promise.all(targets.map((t) => this.startAgent(plan, t.target, t.netns)));
+    // Each agent is recorded as soon as it runs, so a build that fails meanwhile still tears it down.
+    this.agents = [];
+    await Promise.all(targets.map(async (t) => void this.agents.push(await this.startAgent(plan, t.target, t.netns))));
+    const order = new Map(targets.map((t, i) => [t.target, i]));
+    this.agents.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
   }
 
   private startAgent(plan: ClusterPlan, target: string, netns: string, hostname?: string): Promise<Agent> {

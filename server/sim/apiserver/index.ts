@@ -108,6 +108,25 @@ function authenticate(req: IncomingMessage): AuthResult {
  * address is taken.
  */
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  return (await prepareApiServer(opts)).listen();
+}
+
+/** An API server with its certificates, seeded store and running controllers, not listening yet. */
+export interface PreparedApiServer {
+  store: Store;
+  /** The cluster CA certificate (PEM). */
+  caCert: string;
+  /** An admin kubeconfig for a server URL, as ApiServer.kubeconfig. */
+  kubeconfig(server: string): string;
+  /** Listens on host:port (the address must exist by then). Rejects, stopping the controllers, if it cannot. */
+  listen(): Promise<ApiServer>;
+}
+
+/**
+ * Everything of startApiServer but listening: the sandbox's API server process does this while the
+ * supervisor is still programming the network, and listens once the control plane's address is up.
+ */
+export async function prepareApiServer(opts: ApiServerOptions): Promise<PreparedApiServer> {
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new FaultlineError(`api server port ${opts.port} is not a port number`);
   const log = opts.log.child({ component: "apiserver", sandbox: opts.plan.sandbox });
   const sans = [opts.host, ...(opts.extraSANs ?? [])];
@@ -170,38 +189,42 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   server.on("tlsClientError", (err) => log.debug("apiserver.tls_error", { err }));
   server.keepAliveTimeout = 65_000;
+  const kubeconfig = (url: string) => kubeconfigYaml(url, pki.ca.cert, pki.admin);
 
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(opts.port, opts.host, () => {
-        server.off("error", reject);
-        resolve();
+  const listen = async (): Promise<ApiServer> => {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(opts.port, opts.host, () => {
+          server.off("error", reject);
+          resolve();
+        });
       });
-    });
-  } catch (err) {
-    controllers?.stop();
-    throw withContext(`api server cannot listen on ${opts.host}:${opts.port}`, err);
-  }
-  const addr = server.address();
-  port = typeof addr === "object" && addr ? addr.port : opts.port;
-  server.on("error", (err) => log.error("apiserver.server_error", { err }));
-  log.info("apiserver.listening", { host: opts.host, port, kubeVersion });
+    } catch (err) {
+      controllers?.stop();
+      throw withContext(`api server cannot listen on ${opts.host}:${opts.port}`, err);
+    }
+    const addr = server.address();
+    port = typeof addr === "object" && addr ? addr.port : opts.port;
+    server.on("error", (err) => log.error("apiserver.server_error", { err }));
+    log.info("apiserver.listening", { host: opts.host, port, kubeVersion });
 
-  return {
-    port,
-    store,
-    settled: () => controllers?.settled() ?? Promise.resolve(),
-    caCert: pki.ca.cert,
-    kubeconfig: (url: string) => kubeconfigYaml(url, pki.ca.cert, pki.admin),
-    close: () =>
-      new Promise<void>((resolve) => {
-        controllers?.stop();
-        for (const w of [...watches]) w.end();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    return {
+      port,
+      store,
+      settled: () => controllers?.settled() ?? Promise.resolve(),
+      caCert: pki.ca.cert,
+      kubeconfig,
+      close: () =>
+        new Promise<void>((resolve) => {
+          controllers?.stop();
+          for (const w of [...watches]) w.end();
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    };
   };
+  return { store, caCert: pki.ca.cert, kubeconfig, listen };
 }
 
 export { Store } from "./store.js";

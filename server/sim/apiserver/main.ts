@@ -3,11 +3,13 @@
  * node's network namespace (like kube-apiserver on a kubeadm/kubespray master): it listens on
  * <cp address>:6443, and its own outbound calls (admission webhooks) cross the simulated network.
  *
- * Usage (by the supervisor only): node main.js <box>
- * Starts before the plan exists (loading its modules is most of its start-up), reads the plan on a line
- * `plan` on stdin and makes its certificates while the supervisor programs the network, then waits for
- * a line `listen` (the control plane's address exists from then on),
- * writes <box>/kubernetes/<cp>/admin.conf and prints one line `{"ready":true,"port":6443}` on stdout.
+ * Usage (by the supervisor only): node dist/sandbox/apiserver.mjs <box>, the bundle of this module that
+ * `npm run build` makes (server/sandboxes/sim/programs.ts).
+ * Starts before the plan exists (loading its code is most of its start-up), reads the plan on a line
+ * `plan` on stdin, and while the supervisor programs the network makes its certificates, seeds its
+ * store, starts its controllers and writes <box>/kubernetes/<cp>/admin.conf; then waits for a line
+ * `listen` (the control plane's address exists from then on), listens and prints one line
+ * `{"ready":true,"port":6443}` on stdout.
  */
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { stringify as stringifyYaml } from "yaml";
@@ -16,8 +18,7 @@ import { FaultlineError, formatError } from "../../errors.js";
 import { createLogger } from "../../log.js";
 import type { InventoryEvaluation } from "../kubespray/evaluate.js";
 import type { ClusterPlan } from "../plan.js";
-import { startApiServer } from "./index.js";
-import { ensurePki } from "./pki.js";
+import { prepareApiServer } from "./index.js";
 import { boxPaths, type BoxPaths } from "../../sandboxes/sim/box.js";
 import type { KObject } from "./objects.js";
 import { metallbWebhookObjects } from "../workloads/metallb-objects.js";
@@ -95,9 +96,9 @@ async function main(): Promise<void> {
   if (!cp) throw new FaultlineError("the cluster has no control-plane node", "give one node `role: control-plane` in the lab");
   const kubeVersion = vars.vars.kube_version?.value;
   const certDir = paths.pki;
-  await ensurePki(certDir, [cp.address]);
-  await untilLine("listen");
-  const api = await startApiServer({
+  // Everything but listening is done while the supervisor still programs the network: certificates,
+  // the seeded store, the controllers, the static pod manifests and admin.conf.
+  const prepared = await prepareApiServer({
     host: cp.address,
     port: 6443,
     plan,
@@ -109,12 +110,14 @@ async function main(): Promise<void> {
   });
   // MetalLB's webhook configuration exists wherever its controller runs (the lab installed MetalLB).
   if (plan.pods.some((p) => workloadFor(p)?.workload === "metallb-webhook")) {
-    for (const o of metallbWebhookObjects(api.caCert)) api.store.create("validatingwebhookconfigurations.admissionregistration.k8s.io", o as KObject, { keepStatus: true });
+    for (const o of metallbWebhookObjects(prepared.caCert)) prepared.store.create("validatingwebhookconfigurations.admissionregistration.k8s.io", o as KObject, { keepStatus: true });
   }
   const dir = paths.kubernetes(cp.name);
   mkdirSync(dir, { recursive: true });
-  writeStaticManifests(api.store.list("pods", { namespace: "kube-system" }).items, cp.name, path.join(dir, "manifests"));
-  writeFileSync(path.join(dir, "admin.conf"), api.kubeconfig(`https://${cp.address}:6443`), { mode: 0o600 });
+  writeStaticManifests(prepared.store.list("pods", { namespace: "kube-system" }).items, cp.name, path.join(dir, "manifests"));
+  writeFileSync(path.join(dir, "admin.conf"), prepared.kubeconfig(`https://${cp.address}:6443`), { mode: 0o600 });
+  await untilLine("listen");
+  const api = await prepared.listen();
   process.stdout.write(JSON.stringify({ ready: true, port: api.port }) + "\n");
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => void api.close().then(() => process.exit(0)));
 }

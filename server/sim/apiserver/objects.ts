@@ -85,9 +85,28 @@ export const deleteOptionsSchema = z.looseObject({
 
 export type DeleteOptions = z.infer<typeof deleteOptionsSchema>;
 
-/** Deep copy for handing objects across the store boundary (JSON-safe by construction). */
+/**
+ * Deep copy for handing objects across the store boundary (JSON-safe by construction). Plain objects and
+ * arrays are copied directly, several times faster than structuredClone, which serialises and parses
+ * (seeding a flagship sandbox makes ~1500 copies, on the path to ready); anything else, which a JSON-safe
+ * object does not hold, goes to structuredClone.
+ */
 export function clone<T>(v: T): T {
-  return structuredClone(v);
+  if (typeof v !== "object" || v === null) return v;
+  if (Array.isArray(v)) {
+    const out: unknown[] = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = clone(v[i] as unknown);
+    return out as T;
+  }
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const x = clone((v as Record<string, unknown>)[k]);
+    if (k === "__proto__") setOwn(out, k, x);
+    else out[k] = x;
+  }
+  return out as T;
 }
 
 /** `namespace/name` or `name`: the key within one type, ordered like etcd's /registry/<type>/<ns>/<name>. */

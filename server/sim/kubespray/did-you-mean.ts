@@ -3,18 +3,24 @@
  * edit from "kube_network": swapped letters are the most common typo in hand-written variable names.
  */
 export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
   const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i < rows; i++) {
+  // Three rows of the table (i-2, i-1, i) are all the recurrence reads: every name of an inventory is
+  // compared with every kubespray variable on the way to a ready sandbox, so no table per comparison.
+  let before = new Uint32Array(cols);
+  let prev = new Uint32Array(cols);
+  let cur = new Uint32Array(cols);
+  for (let j = 0; j < cols; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    cur[0] = i;
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = best;
+      let best = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, before[j - 2]! + 1);
+      cur[j] = best;
     }
+    [before, prev, cur] = [prev, cur, before];
   }
-  return d[a.length]![b.length]!;
+  return prev[b.length]!;
 }
 
 /** Same words in another order: `kube_node_network_prefix` for `kube_network_node_prefix`. */
@@ -35,8 +41,9 @@ export function suggest(name: string, candidates: Iterable<string>): string | un
   let best: { candidate: string; score: number } | undefined;
   for (const candidate of candidates) {
     if (candidate === name) continue;
-    // A reordering of the same words counts as a single edit: it is clearly the same variable.
-    const score = sameWords(name, candidate) ? 1 : editDistance(name, candidate);
+    // A reordering of the same words counts as a single edit: it is clearly the same variable. Names
+    // whose lengths differ by more than the limit are further apart than it: no need to compute how far.
+    const score = sameWords(name, candidate) ? 1 : Math.abs(name.length - candidate.length) > limit ? Infinity : editDistance(name, candidate);
     if (score <= limit && (!best || score < best.score)) best = { candidate, score };
   }
   return best?.candidate;

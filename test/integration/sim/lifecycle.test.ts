@@ -4,16 +4,28 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { distRoot } from "../../../server/paths.js";
 import { FaultlineError } from "../../../server/errors.js";
 import { SimDriver } from "../../../server/sandboxes/sim/driver.js";
+import { sandboxPrograms } from "../../../server/sandboxes/sim/programs.js";
 import { cleanup, eventually, fixtureLab, processesInRange, tempDataDir, testDriver, uniqueName } from "../../support/sandbox.js";
 
 const driver = testDriver();
 after(() => cleanup(driver));
+
+/** The command lines (argv) of a sandbox's processes. */
+function commandLines(uidBase: number): string[][] {
+  return processesInRange(uidBase).flatMap((pid) => {
+    try {
+      return [readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean)];
+    } catch {
+      return [];
+    }
+  });
+}
 
 /** Id slots (host-wide table) held by this test's sandboxes. */
 function slotsUsed(): string[] {
@@ -31,6 +43,11 @@ describe("sandbox lifecycle", { timeout: 120_000 }, () => {
     );
     const meta = driver.meta(name);
     assert.ok(processesInRange(meta.uidBase).length >= 4);
+    // The supervisor and the API server are Node.js running the bundles of `npm run build`.
+    const programs = sandboxPrograms();
+    const node = commandLines(meta.uidBase).filter((argv) => argv[0] === process.execPath);
+    assert.deepEqual(node.map((argv) => argv[1]).sort(), [programs.apiserver, programs.supervisor].sort(), JSON.stringify(node));
+    assert.deepEqual(node.find((argv) => argv[1] === programs.supervisor)?.slice(2), [driver.paths(name).spec]);
     await driver.down(name);
     assert.deepEqual(await eventually(() => processesInRange(meta.uidBase), (p) => p.length === 0), []);
     assert.equal(existsSync(driver.paths(name).root), false);

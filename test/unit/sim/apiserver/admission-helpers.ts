@@ -27,7 +27,7 @@ export interface WebhookPki {
   cnOnly: KeyPair;
 }
 
-/** Makes the CAs and certificates (openssl, ECDSA P-256) under `dir`. */
+/** Makes the CAs and certificates (pki.ts, ECDSA P-256) under `dir`. */
 export async function webhookPki(dir: string): Promise<WebhookPki> {
   const d = (n: string) => path.join(dir, n);
   const ca = await createCa(d("ca"), "ca", "metallb-webhook-ca");

@@ -40,3 +40,25 @@ describe("isReadByKubespray", () => {
     assert.equal(isReadByKubespray("kube_network_pod_prefix"), false);
   });
 });
+
+/** The whole-table definition of optimal string alignment distance, to check the three-row version against. */
+function referenceDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+it("editDistance agrees with the whole-table definition on random names", () => {
+  let seed = 42;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const word = () => Array.from({ length: rand(12) }, () => "abc_"[rand(4)]).join("");
+  for (let k = 0; k < 2000; k++) {
+    const [a, b] = [word(), word()];
+    assert.equal(editDistance(a, b), referenceDistance(a, b), `${a} / ${b}`);
+  }
+});
