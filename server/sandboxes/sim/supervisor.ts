@@ -16,6 +16,7 @@ type ApiProcess = ChildProcessByStdio<Writable, Readable, null>;
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
+import { writeFileAtomic } from "../../atomic-file.js";
 import { FaultlineError, formatError } from "../../errors.js";
 import { createLogger } from "../../log.js";
 import { buildPlan, expandNodes } from "../../sim/build-plan.js";
@@ -113,11 +114,11 @@ class Supervisor {
 
     report("kubespray", `evaluating ${spec.inventoryDisplayRoot} with kubespray ${spec.kubespray} semantics`);
     const ev = await evaluateInventory(spec.inventoryDir, spec.kubespray, { displayRoot: this.paths.workspace });
-    writeFileSync(this.paths.vars, JSON.stringify(ev, null, 2));
+    writeFileAtomic(this.paths.vars, JSON.stringify(ev, null, 2));
 
     report("ipam", `pool ${ev.podsSubnet}, blocks of /${ev.blockSize}`);
     const plan = buildPlan(spec.name, spec.cluster, ev);
-    writeFileSync(this.paths.plan, JSON.stringify(plan, null, 2));
+    writeFileAtomic(this.paths.plan, JSON.stringify(plan, null, 2));
 
     if (!early) await this.teardown();
     report("network", `${plan.nodes.length} nodes, ${plan.pods.length} pods`);
@@ -145,7 +146,7 @@ class Supervisor {
       report("faults", `${ops.length} kernel changes`);
       await executeOps(ops);
     }
-    writeFileSync(this.paths.faults, JSON.stringify(this.faults, null, 2));
+    writeFileAtomic(this.paths.faults, JSON.stringify(this.faults, null, 2));
 
     report("agents", "waiting for the API server, the node and pod shells and the workloads");
     await Promise.all([api.ready, workloads, shells]);
@@ -437,7 +438,7 @@ class Supervisor {
       adopt: (pod) => handle(`${pod.namespace}/${pod.name}`),
       manifestsDir: (node) => path.join(this.paths.kubernetes(node), "manifests"),
       changed: () => {
-        writeFileSync(this.paths.plan, JSON.stringify(plan, null, 2));
+        writeFileAtomic(this.paths.plan, JSON.stringify(plan, null, 2));
         this.writeReady();
         this.felix?.dirty();
       },
@@ -445,7 +446,7 @@ class Supervisor {
   }
 
   private writeReady(): void {
-    writeFileSync(
+    writeFileAtomic(
       this.paths.ready,
       JSON.stringify({ generation: this.generation, readyAt: this.readyAt, agents: Object.fromEntries(this.agents.map((a) => [a.target, a.pid])) }),
     );
@@ -501,7 +502,7 @@ class Supervisor {
     if (findFaultKind(spec.kind).stage === "inventory") await injectInventoryFaults([spec], this.spec.inventoryDir);
     else await executeOps(dataplaneOps([spec], this.plan));
     this.faults.push(spec);
-    writeFileSync(this.paths.faults, JSON.stringify(this.faults, null, 2));
+    writeFileAtomic(this.paths.faults, JSON.stringify(this.faults, null, 2));
   }
 
   async revertFault(index: number): Promise<FaultSpec> {
@@ -510,7 +511,7 @@ class Supervisor {
     if (findFaultKind(spec.kind).stage === "inventory") await revertInventoryFault(spec, this.spec.inventoryDir);
     else if (this.plan) await executeOps(revertOps(spec, this.plan));
     this.faults.splice(index, 1);
-    writeFileSync(this.paths.faults, JSON.stringify(this.faults, null, 2));
+    writeFileAtomic(this.paths.faults, JSON.stringify(this.faults, null, 2));
     return spec;
   }
 }
