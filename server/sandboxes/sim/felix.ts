@@ -5,7 +5,7 @@
  * without policies pays nothing; deleting the last one removes every `cali-` chain again.
  */
 import type { Logger } from "../../log.js";
-import { executeOps, spawnRunner } from "../../sim/dataplane/execute.js";
+import { executeOps, spawnRunner, type Runner } from "../../sim/dataplane/execute.js";
 import { renderNetworkPolicies, renderPolicyRemoval, type NetworkPolicy, type PolicyPod } from "../../sim/dataplane/policy.js";
 import type { ClusterPlan } from "../../sim/plan.js";
 import { startInformer, type Informer, type KubeObject } from "../../sim/workloads/informer.js";
@@ -15,6 +15,8 @@ export interface FelixRuntime {
   plan: ClusterPlan;
   client: KubeClient;
   log: Logger;
+  /** Runs the network tools (the supervisor's launcher; spawnRunner when absent). */
+  run?: Runner;
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }
 
@@ -91,11 +93,11 @@ export class Felix {
       if (this.#stopped) return;
       // The kernel's own state, not a remembered one: faults and rebuilds change tables behind our back.
       const current = Object.fromEntries(
-        await Promise.all(nodes.map(async (n) => [n.name, await spawnRunner(["nsenter", `--net=/run/netns/${n.netns}`, "--", "iptables-save", "-t", "filter"])] as const)),
+        await Promise.all(nodes.map(async (n) => [n.name, await (this.#rt.run ?? spawnRunner)(["nsenter", `--net=/run/netns/${n.netns}`, "--", "iptables-save", "-t", "filter"])] as const)),
       );
       const render = policies.length ? renderNetworkPolicies({ nodes, pods, namespaces, policies, current }) : renderPolicyRemoval(nodes, current);
       for (const w of render.warnings) this.#rt.log.warn("felix.policy_warning", { warning: w });
-      await executeOps(render.nodes.flatMap((n) => n.ops));
+      await executeOps(render.nodes.flatMap((n) => n.ops), this.#rt.run);
       this.#programmed = policies.length > 0;
       this.#last = key;
     });

@@ -5,7 +5,7 @@
  * a Service whose pods are all gone REJECTs. The rules are those of the build (dataplane/render.ts).
  */
 import type { Logger } from "../../log.js";
-import { executeOps, spawnRunner } from "../../sim/dataplane/execute.js";
+import { executeOps, spawnRunner, type Runner } from "../../sim/dataplane/execute.js";
 import type { NetOp } from "../../sim/dataplane/ops.js";
 import { renderServices } from "../../sim/dataplane/render.js";
 import type { ClusterPlan, PlanService, PlanServicePort } from "../../sim/plan.js";
@@ -16,6 +16,8 @@ export interface KubeProxyRuntime {
   plan: ClusterPlan;
   client: KubeClient;
   log: Logger;
+  /** Runs the network tools (the supervisor's launcher; spawnRunner when absent). */
+  run?: Runner;
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }
 
@@ -128,7 +130,7 @@ export class KubeProxy {
     if (text === this.#last) return;
     await this.#rt.serial(async () => {
       if (this.#stopped) return;
-      await executeOps(syncOps(this.#rt.plan, this.#rt.plan.services, services), spawnRunner);
+      await executeOps(syncOps(this.#rt.plan, this.#rt.plan.services, services), this.#rt.run ?? spawnRunner);
       this.#rt.plan.services = services;
       this.#last = text;
     });

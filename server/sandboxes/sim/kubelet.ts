@@ -15,7 +15,7 @@ import { FaultlineError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { nodeRoutes, planBlocks } from "../../sim/build-plan.js";
 import { calicoObjects } from "../../sim/apiserver/seed/calico.js";
-import { executeOps, executePhases, spawnRunner } from "../../sim/dataplane/execute.js";
+import { executeOps, executePhases, spawnRunner, type Runner } from "../../sim/dataplane/execute.js";
 import type { NetOp } from "../../sim/dataplane/ops.js";
 import { caliIfaceName, podNetnsName, renderPodAttach, renderRoute } from "../../sim/dataplane/render.js";
 import type { CalicoIpam } from "../../sim/ipam/ipam.js";
@@ -42,6 +42,8 @@ export interface KubeletRuntime {
   ipam: CalicoIpam;
   client: KubeClient;
   log: Logger;
+  /** Runs the network tools (the supervisor's launcher; spawnRunner when absent). */
+  run?: Runner;
   /** Serialises kernel changes with builds and faults. */
   serial<T>(fn: () => Promise<T>): Promise<T>;
   /** Starts the agent (and workload) of a pod whose network exists; hostNetwork pods share their node's. */
@@ -184,8 +186,8 @@ export class Kubelet {
           return e as Error;
         }
         net = { ...net, address: a.address, borrowed: a.borrowed, netns: podNetnsName(namespace, name), hostIface: caliIfaceName(namespace, name) };
-        await spawnRunner(["ip", "netns", "add", net.netns]);
-        await executePhases(renderPodAttach(net, node));
+        await (this.#rt.run ?? spawnRunner)(["ip", "netns", "add", net.netns]);
+        await executePhases(renderPodAttach(net, node), this.#rt.run);
         rt.plan.pods.push(net);
         await this.#syncRoutes();
         return net;
@@ -296,7 +298,7 @@ export class Kubelet {
     await this.#rt.serial(async () => {
       if (this.#stopped) return;
       // Deleting the namespace takes the veth (both ends) and with it the node's /32 route to the pod.
-      await spawnRunner(["ip", "netns", "delete", net.netns]).catch(() => {});
+      await (this.#rt.run ?? spawnRunner)(["ip", "netns", "delete", net.netns]).catch(() => {});
       this.#rt.ipam.release(net.address);
       const plan = this.#rt.plan;
       plan.pods = plan.pods.filter((p) => !(p.namespace === net.namespace && p.name === net.name));
@@ -319,7 +321,7 @@ export class Kubelet {
     }
     plan.ipam = ipam.toJSON();
     plan.blocks = planBlocks(ipam);
-    if (ops.length) await executeOps(ops, spawnRunner, 4, { force: true });
+    if (ops.length) await executeOps(ops, this.#rt.run ?? spawnRunner, 4, { force: true });
     this.#calicoDirty = true;
     queueMicrotask(() => void this.#syncCalicoObjects());
   }

@@ -13,7 +13,7 @@ import type { Readable, Writable } from "node:stream";
 
 /** The API server process: commands on stdin, its ready line on stdout, its log to ours. */
 type ApiProcess = ChildProcessByStdio<Writable, Readable, null>;
-import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import path from "node:path";
 import { writeFileAtomic } from "../../atomic-file.js";
@@ -33,6 +33,7 @@ import { Kubelet, type KubeletRuntime, type PodHandle, type PodServe } from "./k
 import { KubeProxy } from "./kube-proxy.js";
 import { Felix } from "./felix.js";
 import { bwrapArgs, type TargetRoot } from "./rootfs.js";
+import { Launcher, type Job } from "./launcher.js";
 import { calicoctlScript } from "./tools/calicoctl.js";
 import { startHttpEcho } from "../../sim/workloads/http-echo.js";
 import { corednsRelays, corednsSockets, isCoreDnsPod, startCoreDns } from "../../sim/workloads/coredns.js";
@@ -55,7 +56,7 @@ function emit(ev: SupervisorEvent): void {
 }
 const phase = (name: string, detail?: string) => emit({ type: "phase", phase: name, ...(detail ? { detail } : {}), ms: Date.now() - t0 });
 
-interface Agent { target: string; child: ChildProcess; pid: number }
+interface Agent { target: string; job: Job; pid: number }
 
 /**
  * Pid 1 of every node and pod: tini, which reaps the orphans trainees leave behind. bubblewrap execs it
@@ -63,14 +64,17 @@ interface Agent { target: string; child: ChildProcess; pid: number }
  */
 const AGENT_INIT = ["/usr/bin/tini", "-s", "--", "/usr/bin/sleep", "infinity"];
 
+/** Where the files bound into every target's /etc are written (see Supervisor.etcFile). */
+const ETC_FILES = "/run/faultline/etc";
+
 class Supervisor {
   agents: Agent[] = [];
   apiserver: ChildProcess | null = null;
   /** Built-in workloads (MetalLB webhook, HTTP echo) hosted here, and the socat in each pod that owns its port. */
   workloads: RunningWorkload[] = [];
-  relays: ChildProcess[] = [];
+  relays: Job[] = [];
   /** Each pod's workload and socat, to stop them when the pod is deleted. */
-  podWorkloads = new Map<string, { workload: RunningWorkload; relays: ChildProcess[] }>();
+  podWorkloads = new Map<string, { workload: RunningWorkload; relays: Job[] }>();
   kubelet: Kubelet | null = null;
   kubeProxy: KubeProxy | null = null;
   felix: Felix | null = null;
@@ -82,9 +86,13 @@ class Supervisor {
   busy: Promise<unknown> = Promise.resolve();
 
   readonly paths: BoxPaths;
+  /** Starts every process of the sandbox but the API server (launcher.ts says why). */
+  readonly launcher: Launcher;
 
   constructor(readonly spec: SupervisorSpec) {
     this.paths = boxPaths(spec.box);
+    // In /run, the supervisor's private tmpfs: nothing in the sandbox sees the launcher's files.
+    this.launcher = new Launcher("/run/faultline-launcher");
     this.faults = [...spec.faults];
   }
 
@@ -124,27 +132,27 @@ class Supervisor {
     report("network", `${plan.nodes.length} nodes, ${plan.pods.length} pods`);
     const prov = renderProvisioning(plan);
     const made = early ? [early.netns] : [];
-    await spawnRunner(["ip", "-batch", "-"], prov.netns.filter((n) => !made.includes(n)).map((n) => `netns add ${n}`).join("\n") + "\n");
+    await this.launcher.run(["ip", "-batch", "-"], prov.netns.filter((n) => !made.includes(n)).map((n) => `netns add ${n}`).join("\n") + "\n");
     // The API server loads, makes its certificates and seeds its store while the network is programmed.
     const api = this.startApiServer(plan, early?.child);
     api.ready.catch(() => {});
-    // The node and pod shells and the workloads' socats need nothing but their namespaces, which exist
-    // now: starting them while the network is programmed takes their ~30 process starts off the path.
+    // Phases 1 and 2 (render.ts) wire the namespaces and give every node its address: the API server can
+    // listen on the control plane's from then on. They go first, being its critical path.
+    await executePhases(prov.phases.slice(0, 2), this.launcher.run);
+    api.listen();
+    // The node and pod shells and the workloads' socats need nothing but their namespaces: they start
+    // while phase 3 writes kube-proxy's Service rules and the API server finishes its start-up.
     const shells = this.startAgents(plan);
     const workloads = this.startWorkloads(plan, api.ready);
     shells.catch(() => {});
     workloads.catch(() => {});
-    // Phases 1 and 2 (render.ts) wire the namespaces and give every node its address: the API server can
-    // listen on the control plane's while phase 3 writes kube-proxy's Service rules.
-    await executePhases(prov.phases.slice(0, 2));
-    api.listen();
-    await executePhases(prov.phases.slice(2));
+    await executePhases(prov.phases.slice(2), this.launcher.run);
     this.plan = plan;
 
     const ops = dataplaneOps(this.faults, plan);
     if (ops.length) {
       report("faults", `${ops.length} kernel changes`);
-      await executeOps(ops);
+      await executeOps(ops, this.launcher.run);
     }
     writeFileAtomic(this.paths.faults, JSON.stringify(this.faults, null, 2));
 
@@ -194,8 +202,9 @@ class Supervisor {
     const client = kubeClient(this.paths.adminConf(cp.name), "kubelet/v1.24.6 (linux/amd64) kubernetes/faultline");
     const ipam = CalicoIpam.fromJSON(plan.ipam);
     const kubelet = new Kubelet(this.kubeletRuntime(plan, ipam, client));
-    const proxy = new KubeProxy({ plan, client, log, serial: (fn) => this.serial(fn) });
-    const felix = new Felix({ plan, client, log, serial: (fn) => this.serial(fn) });
+    const run = this.launcher.run;
+    const proxy = new KubeProxy({ plan, client, log, run, serial: (fn) => this.serial(fn) });
+    const felix = new Felix({ plan, client, log, run, serial: (fn) => this.serial(fn) });
     this.kubelet = kubelet;
     this.kubeProxy = proxy;
     this.felix = felix;
@@ -212,8 +221,7 @@ class Supervisor {
     await Promise.all([kubelet?.stop(), proxy?.stop(), felix?.stop()]);
     this.podWorkloads.clear();
     this.dnsSource = null;
-    const children = [this.apiserver, ...this.relays, ...this.agents.map((a) => a.child)].filter((c): c is ChildProcess => c !== null);
-    await Promise.all(children.map(killAndWait));
+    await Promise.all([this.apiserver ? killAndWait(this.apiserver) : undefined, ...this.relays.map((r) => r.kill()), ...this.agents.map((a) => a.job.kill())]);
     this.apiserver = null;
     this.relays = [];
     this.agents = [];
@@ -222,10 +230,11 @@ class Supervisor {
     if (existsSync(this.paths.ready)) rmSync(this.paths.ready);
     // A namespace outlives `ip netns delete` while anything still holds it, and with it the node's eth0
     // and our end of the veth. Deleting our ends removes both ends at once, so a rebuild starts clean.
-    await spawnRunner(["ip", "-all", "netns", "delete"]).catch(() => {});
-    const links = await spawnRunner(["ip", "-o", "link", "show"]).catch(() => "");
+    const run = this.launcher.run;
+    await run(["ip", "-all", "netns", "delete"]).catch(() => {});
+    const links = await run(["ip", "-o", "link", "show"]).catch(() => "");
     const ours = [...links.matchAll(/^\d+: (vn\d+|br-nodes)[@:]/gm)].map((m) => `link del ${m[1]}`);
-    if (ours.length) await spawnRunner(["ip", "-force", "-batch", "-"], ours.join("\n") + "\n").catch(() => {});
+    if (ours.length) await run(["ip", "-force", "-batch", "-"], ours.join("\n") + "\n").catch(() => {});
     this.plan = null;
   }
 
@@ -233,20 +242,18 @@ class Supervisor {
   private targetRoot(plan: ClusterPlan, target: string, hostname?: string): TargetRoot {
     const { box } = this.spec;
     const key = target.replaceAll("/", "_");
-    const etc = path.join(box, "etc", key);
     const home = path.join(box, "home", key);
-    mkdirSync(etc, { recursive: true });
     mkdirSync(home, { recursive: true });
     const hostsLines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback", ...plan.nodes.map((n) => `${n.address} ${n.name}`)];
     const [kind, ...rest] = target.split("/");
     hostname ??= rest[rest.length - 1]!;
-    const ro: Array<[string, string]> = [];
+    const ro: Array<[string, string]> = [
+      [this.etcFile(`hostname-${hostname}`, hostname + "\n"), "/etc/hostname"],
+      [this.etcFile("hosts", hostsLines.join("\n") + "\n"), "/etc/hosts"],
+    ];
     const rw: Array<[string, string]> = [[home, "/root"]];
-    const files: Record<string, string> = { hostname: hostname + "\n", hosts: hostsLines.join("\n") + "\n" };
     if (kind === "node") {
       const node = plan.nodes.find((n) => n.name === hostname)!;
-      files["resolv.conf"] = `nameserver ${plan.nodeNetwork.gateway}\n`;
-      files["10-calico.conflist"] = JSON.stringify(calicoConflist(plan, node.name), null, 2) + "\n";
       const kube = path.join(box, "kubernetes", node.name);
       mkdirSync(path.join(kube, "manifests"), { recursive: true });
       mkdirSync(path.join(home, "workspace"), { recursive: true });
@@ -256,23 +263,39 @@ class Supervisor {
       const profile = path.join(home, ".profile");
       if (!existsSync(profile)) writeFileSync(profile, ROOT_PROFILE);
       rw.push([kube, "/etc/kubernetes"], [path.join(box, "workspace"), "/root/workspace"]);
-      ro.push([path.join(etc, "10-calico.conflist"), "/etc/cni/net.d/10-calico.conflist"]);
-      ro.push([path.join(box, "trainee.sock"), "/run/faultline/control.sock"]);
-      ro.push([path.join(etc, "faultline-reprovision"), "/opt/faultline/bin/faultline-reprovision"]);
-      files["faultline-reprovision"] = REPROVISION_SCRIPT;
-      ro.push([path.join(etc, "calicoctl"), "/opt/faultline/bin/calicoctl"]);
-      files["calicoctl"] = calicoctlScript(plan.calicoVersion);
+      ro.push(
+        [this.etcFile("resolv.conf-node", `nameserver ${plan.nodeNetwork.gateway}\n`), "/etc/resolv.conf"],
+        [this.etcFile(`10-calico.conflist-${node.name}`, JSON.stringify(calicoConflist(plan, node.name), null, 2) + "\n"), "/etc/cni/net.d/10-calico.conflist"],
+        [path.join(box, "trainee.sock"), "/run/faultline/control.sock"],
+        [this.etcFile("faultline-reprovision", REPROVISION_SCRIPT, 0o755), "/opt/faultline/bin/faultline-reprovision"],
+        [this.etcFile("calicoctl", calicoctlScript(plan.calicoVersion), 0o755), "/opt/faultline/bin/calicoctl"],
+      );
     } else {
       const ns = rest[0]!;
       const dns = plan.services.find((s) => s.namespace === "kube-system" && s.name === "coredns");
-      files["resolv.conf"] = `${dns ? `nameserver ${dns.clusterIP}\n` : ""}search ${ns}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`;
+      const resolv = `${dns ? `nameserver ${dns.clusterIP}\n` : ""}search ${ns}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n`;
+      ro.push([this.etcFile(`resolv.conf-${ns}`, resolv), "/etc/resolv.conf"]);
     }
-    for (const [name, text] of Object.entries(files)) {
-      writeFileSync(path.join(etc, name), text);
-      if (name === "faultline-reprovision" || name === "calicoctl") chmodSync(path.join(etc, name), 0o755);
-    }
-    for (const f of ["hostname", "hosts", "resolv.conf"]) ro.push([path.join(etc, f), `/etc/${f}`]);
     return { hostname, etcBase: this.spec.etcBase, roFiles: ro, rwBinds: rw };
+  }
+
+  /** Files already written to ETC_FILES in this build, by name, with their content. */
+  private etcWritten = new Map<string, string>();
+
+  /**
+   * A file bound read-only into targets (/etc/hosts, /etc/resolv.conf, the node tools), written once
+   * per content and shared by every target that needs the same: 20 agents used to write ~80 files to
+   * the data disk on the start-up path. They live in the supervisor's private /run tmpfs: nothing but
+   * the binds needs them, and a rebuild rewrites them.
+   */
+  private etcFile(name: string, text: string, mode = 0o644): string {
+    const file = path.join(ETC_FILES, name);
+    if (this.etcWritten.get(name) === text) return file;
+    if (this.etcWritten.size === 0) mkdirSync(ETC_FILES, { recursive: true });
+    // A new inode, never an in-place rewrite: a file already bound into a running agent keeps its content.
+    writeFileAtomic(file, text, { mode });
+    this.etcWritten.set(name, text);
+    return file;
   }
 
   /**
@@ -395,7 +418,7 @@ class Supervisor {
     }
     // socat connects to the workload's socket per connection, so it can bind the pod's port before the
     // workload listens; the pod counts as started only when both are up.
-    const children: ChildProcess[] = relays.map((argv) => spawn("nsenter", [`--net=/run/netns/${pod.netns}`, "--", ...argv], { stdio: ["ignore", "ignore", "inherit"] }));
+    const children = relays.map((argv) => this.launcher.start(["nsenter", `--net=/run/netns/${pod.netns}`, "--", ...argv]));
     this.relays.push(...children);
     let workload: RunningWorkload;
     try {
@@ -403,7 +426,7 @@ class Supervisor {
       [workload] = await Promise.all([start(), ...children.map((c, i) => untilListening(c, relays[i]!))]);
     } catch (e) {
       this.relays = this.relays.filter((r) => !children.includes(r));
-      await Promise.all(children.map(killAndWait));
+      await Promise.all(children.map((c) => c.kill()));
       throw e;
     }
     this.workloads.push(workload);
@@ -420,7 +443,7 @@ class Supervisor {
         this.agents = this.agents.filter((a) => a !== agent);
         this.relays = this.relays.filter((r) => !w?.relays.includes(r));
         this.workloads = this.workloads.filter((x) => x !== w?.workload);
-        await Promise.all([agent ? killAndWait(agent.child) : undefined, ...(w?.relays ?? []).map(killAndWait), w?.workload.close().catch(() => {})]);
+        await Promise.all([agent?.job.kill(), ...(w?.relays ?? []).map((r) => r.kill()), w?.workload.close().catch(() => {})]);
       },
     });
     return {
@@ -428,6 +451,7 @@ class Supervisor {
       ipam,
       client,
       log,
+      run: this.launcher.run,
       serial: (fn) => this.serial(fn),
       startPod: async (pod, opts) => {
         const key = `${pod.namespace}/${pod.name}`;
@@ -476,23 +500,24 @@ class Supervisor {
     this.agents.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
   }
 
-  private startAgent(plan: ClusterPlan, target: string, netns: string, hostname?: string): Promise<Agent> {
+  private agentSeq = 0;
+
+  private async startAgent(plan: ClusterPlan, target: string, netns: string, hostname?: string): Promise<Agent> {
     const args = bwrapArgs(this.targetRoot(plan, target, hostname), 3);
-    const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", "bwrap", ...args, "--", ...AGENT_INIT], {
-      stdio: ["ignore", "ignore", "inherit", "pipe"],
-    });
-    return new Promise((resolve, reject) => {
-      let info = "";
-      const pipe = child.stdio[3] as NodeJS.ReadableStream;
-      pipe.on("data", (d: Buffer) => {
-        info += d.toString();
-        const m = /"child-pid"\s*:\s*(\d+)/.exec(info);
-        // bwrap reports the pid before it has assembled the root; the agent is usable once its init runs.
-        if (m) void untilInit(Number(m[1])).then(() => resolve({ target, child, pid: Number(m[1]) }), reject);
-      });
-      child.on("exit", (code, sig) => reject(new FaultlineError(`the shell agent for ${target} exited (${sig ?? code}) before it was ready`, "see supervisor.log in the sandbox folder")));
-      child.on("error", (e) => reject(e));
-    });
+    // bubblewrap writes {"child-pid": N} to its --info-fd once the agent's namespaces exist.
+    const info = path.join(this.launcher.dir, `agent-${++this.agentSeq}.json`);
+    const job = this.launcher.start(["nsenter", `--net=/run/netns/${netns}`, "--", "bwrap", ...args, "--", ...AGENT_INIT], { writeFds: { 3: info } });
+    try {
+      const pid = await untilChildPid(job, info, target);
+      // bwrap reports the pid before it has assembled the root; the agent is usable once its init runs.
+      await untilInit(pid);
+      return { target, job, pid };
+    } catch (e) {
+      await job.kill();
+      throw e;
+    } finally {
+      rmSync(info, { force: true });
+    }
   }
 
   async applyFault(spec: FaultSpec): Promise<void> {
@@ -530,9 +555,10 @@ function killAndWait(child: ChildProcess): Promise<void> {
  * Waits until a socat relay has bound its port, read from the kernel's socket table of the relay's own
  * network namespace (/proc/<pid>/net/tcp or udp; nsenter execs socat, so the pid is socat's).
  */
-async function untilListening(child: ChildProcess, argv: string[]): Promise<void> {
+async function untilListening(child: Job, argv: string[]): Promise<void> {
   const m = /^(TCP|UDP)4?-(?:LISTEN|RECVFROM):(\d+)/.exec(argv.find((a) => /^(TCP|UDP)4?-(LISTEN|RECVFROM):/.test(a)) ?? "");
-  if (!m || child.pid === undefined) return;
+  if (!m) return;
+  const pid = await child.pid;
   const table = m[1] === "TCP" ? "tcp" : "udp";
   const port = `:${Number(m[2]).toString(16).toUpperCase().padStart(4, "0")} `;
   const deadline = Date.now() + 10_000;
@@ -540,13 +566,31 @@ async function untilListening(child: ChildProcess, argv: string[]): Promise<void
     if (child.exitCode !== null) throw new FaultlineError(`a workload relay (${argv.join(" ")}) exited with ${child.exitCode}`, "see supervisor.log in the sandbox folder");
     try {
       // local_address is the second column; a bound socket lists its port there.
-      if (readFileSync(`/proc/${child.pid}/net/${table}`, "utf8").split("\n").some((l) => l.trim().split(/\s+/)[1]?.endsWith(port.trim()))) return;
+      if (readFileSync(`/proc/${pid}/net/${table}`, "utf8").split("\n").some((l) => l.trim().split(/\s+/)[1]?.endsWith(port.trim()))) return;
     } catch {
       // not exec'd yet, or gone: the loop decides
     }
     await new Promise((r) => setTimeout(r, delay));
   }
   throw new FaultlineError(`a workload relay did not bind ${m[1]} port ${m[2]} within 10 s`, "the host is overloaded; start fewer sandboxes at once");
+}
+
+/** The pid bubblewrap reports in `info` for its child, polled (the launcher's jobs have no pipes to us). */
+async function untilChildPid(job: Job, info: string, target: string): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+    let text = "";
+    try {
+      text = readFileSync(info, "utf8");
+    } catch {
+      // not opened yet
+    }
+    const m = /"child-pid"\s*:\s*(\d+)/.exec(text);
+    if (m) return Number(m[1]);
+    if (job.exitCode !== null) throw new FaultlineError(`the shell agent for ${target} exited (${job.exitCode}) before it was ready`, "see supervisor.log in the sandbox folder");
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  throw new FaultlineError(`the shell agent for ${target} did not start within 60 s`, "the host is overloaded; start fewer sandboxes at once");
 }
 
 /** Waits until `pid` runs the agent init (it has exec'd, so bubblewrap finished its mounts). */
