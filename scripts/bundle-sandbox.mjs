@@ -15,9 +15,8 @@
  * fails the build.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = path.join(root, "dist");
@@ -32,14 +31,9 @@ const ENTRIES = {
 /** Native addons, and what loads them, stay in node_modules. */
 const EXTERNAL = ["@lydell/node-pty"];
 
-/** rolldown comes with vite (a devDependency); resolved through vite when npm did not hoist it. */
+/** rolldown: a devDependency, pinned to the version vite 8 itself uses, so one copy is installed. */
 async function loadRolldown() {
-  try {
-    return await import("rolldown");
-  } catch {
-    const viaVite = createRequire(createRequire(path.join(root, "package.json")).resolve("vite/package.json"));
-    return import(pathToFileURL(viaVite.resolve("rolldown")).href);
-  }
+  return import("rolldown");
 }
 
 async function main() {
