@@ -177,9 +177,17 @@ describe("a trainee works the flagship lab in Chromium", { skip: browserMissing(
     await page.getByRole("button", { name: "Start again" }).waitFor();
     assert.equal(await page.locator(".xterm").count(), 0);
     assert.equal(server.driver.list().length, 0, "no sandbox left");
+    // The objectives keep the stopped attempt's last states (not "not checked yet"), and say so.
+    await page.locator("[data-objective=inventory-fixed][data-state=fail]").waitFor();
+    await page.getByText(/As your stopped attempt left them/).waitFor();
     await page.getByRole("link", { name: "Labs" }).click();
     await page.locator(".catalog-all").getByText(/Stopped · 0\/5 objectives/).waitFor();
     await shot("8-catalog-after");
+    // Coming back to the lab later shows the same.
+    await page.goBack();
+    await page.locator("[data-objective=inventory-fixed][data-state=fail]").waitFor();
+    await page.getByText(/As your stopped attempt left them/).waitFor();
+    assert.equal(await page.locator("[data-state=pending]").count(), 0, "no objective shown as not checked yet");
   });
 
   it("logged no console errors (CSP violations included)", () => {

@@ -15,15 +15,20 @@ export class ObjectivesPanel {
   readonly element: HTMLElement;
   private readonly list: HTMLOListElement;
   private readonly summary: HTMLElement;
+  private readonly note: HTMLElement;
   private previous = new Map<string, string>();
 
   constructor() {
     this.list = h("ol", { class: "objectives" });
     this.summary = h("span", { class: "muted" });
-    this.element = h("section", { class: "panel", "aria-labelledby": "objectives-h" }, h("h2", { id: "objectives-h" }, "Objectives ", this.summary), this.list);
+    this.note = h("p", { class: "muted objectives-note", hidden: true });
+    this.element = h("section", { class: "panel", "aria-labelledby": "objectives-h" }, h("h2", { id: "objectives-h" }, "Objectives ", this.summary), this.note, this.list);
   }
 
-  update(objectives: ObjectiveView[]): void {
+  /** `note` says whose states these are when they are not live (a stopped attempt's last ones). */
+  update(objectives: ObjectiveView[], note: string | null = null): void {
+    this.note.textContent = note ?? "";
+    this.note.hidden = note === null;
     const passed = objectives.filter((o) => o.state === "pass").length;
     this.summary.textContent = `${passed} of ${objectives.length}`;
     for (const o of objectives) {

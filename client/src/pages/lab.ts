@@ -22,6 +22,8 @@ import { requireUser } from "../session";
 
 /** The fallback: pushed events are the primary path, this catches anything they missed. */
 const POLL_MS = 10_000;
+/** Above the objectives of an attempt that is over: they are its last states, not live ones. */
+const STOPPED_NOTE = "As your stopped attempt left them; start again for a fresh sandbox.";
 
 export async function labPage(main: HTMLElement, params: Record<string, string>): Promise<Cleanup | void> {
   if (!(await requireUser())) return;
@@ -173,7 +175,8 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
     const before = attempt?.state;
     attempt = a.endedAt ? null : a;
     void writeup.setAttempt(a.id);
-    objectives.update(objectiveStates(lab, a.endedAt ? null : a));
+    // A stopped attempt keeps its last recorded states (the catalog counts them too).
+    objectives.update(objectiveStates(lab, a), a.endedAt ? STOPPED_NOTE : null);
     hints.update(attempt, lab.hints);
     nextHint(attempt);
     const button = (label: string, onclick: () => void, cls = "") => h("button", { type: "button", class: cls, onclick }, label);
@@ -214,7 +217,8 @@ export async function labPage(main: HTMLElement, params: Record<string, string>)
     watch(open.id);
     apply((await get<{ attempt: Attempt }>(`/api/attempts/${open.id}`)).attempt);
   } else {
-    objectives.update(objectiveStates(lab, null));
+    const last = mine[0] ? await get<{ attempt: Attempt }>(`/api/attempts/${mine[0].id}`).then((r) => r.attempt, () => null) : null;
+    objectives.update(objectiveStates(lab, last), last ? STOPPED_NOTE : null);
     hints.update(null, lab.hints);
     fill(actions, h("button", { type: "button", class: "primary", onclick: () => void start() }, "Start lab"));
     fill(work, h("div", { class: "placeholder" }, h("p", null, "Start the lab to get your own cluster and a terminal on it.")));
