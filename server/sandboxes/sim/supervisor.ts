@@ -214,6 +214,9 @@ class Supervisor {
 
   /** Removes everything a build created, leaving the workspace and homes. */
   async teardown(): Promise<void> {
+    // First: whoever reads ready.json (the server opening a shell, a check) must learn that the agents'
+    // pids are about to die before they do, not enter a dying namespace.
+    if (existsSync(this.paths.ready)) rmSync(this.paths.ready);
     const [kubelet, proxy, felix] = [this.kubelet, this.kubeProxy, this.felix];
     this.kubelet = null;
     this.kubeProxy = null;
@@ -227,7 +230,6 @@ class Supervisor {
     this.agents = [];
     await Promise.all(this.workloads.map((w) => w.close().catch(() => {})));
     this.workloads = [];
-    if (existsSync(this.paths.ready)) rmSync(this.paths.ready);
     // A namespace outlives `ip netns delete` while anything still holds it, and with it the node's eth0
     // and our end of the veth. Deleting our ends removes both ends at once, so a rebuild starts clean.
     const run = this.launcher.run;

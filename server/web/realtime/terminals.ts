@@ -32,6 +32,8 @@ export interface TerminalsOptions {
   exitedTtlMs?: number;
   /** Cap of one recording's output (recording.ts). */
   recordingMaxBytes?: number;
+  /** How long opening a shell waits for a sandbox that is rebuilding itself (default a minute). */
+  rebuildWaitMs?: number;
 }
 
 /** A refusal the client can read: realtime.ts turns `code` into the protocol's error code. */
@@ -85,7 +87,7 @@ export class Terminals {
     if (this.closing) throw new TerminalError("conflict", "the server is stopping");
     const sandbox = this.deps.manager.runningSandbox(a.attemptId);
     if (!sandbox) throw new TerminalError("conflict", "the attempt's sandbox is not running", "start the lab, and wait until it is ready");
-    const targets = this.deps.manager.targets(a.attemptId);
+    const targets = await this.targetsOnceBuilt(a.attemptId);
     if (!targets.includes(target)) {
       throw new TerminalError("not_found", `the sandbox has no ${target}`, `targets: ${targets.slice(0, 30).join(", ")}${targets.length > 30 ? ", ..." : ""}`);
     }
@@ -115,6 +117,20 @@ export class Terminals {
       const n = (this.opening.get(a.attemptId) ?? 1) - 1;
       if (n > 0) this.opening.set(a.attemptId, n);
       else this.opening.delete(a.attemptId);
+    }
+  }
+
+  /**
+   * The running sandbox's targets. A sandbox that lists none is being rebuilt from inside (the trainee
+   * ran `faultline-reprovision`, which takes a few seconds): asking for a new shell then waits for it,
+   * up to `rebuildWaitMs`, instead of failing with "the sandbox has no node/cp-1".
+   */
+  private async targetsOnceBuilt(attemptId: string): Promise<string[]> {
+    const deadline = Date.now() + (this.opts.rebuildWaitMs ?? 60_000);
+    for (;;) {
+      const targets = this.deps.manager.targets(attemptId);
+      if (targets.length || Date.now() >= deadline || this.closing || !this.deps.manager.runningSandbox(attemptId)) return targets;
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 

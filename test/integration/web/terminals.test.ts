@@ -335,6 +335,22 @@ describe("web terminals over socket.io", { timeout: 300_000 }, () => {
     const again = await openTerm(socket, attemptId);
     assert.match(await again.command("echo fresh"), /fresh/);
   });
+
+  it("a shell asked for while the sandbox rebuilds itself (faultline-reprovision) opens once it is back", async () => {
+    const socket = await sock(s, a);
+    const view = await openTerm(socket, attemptId);
+    view.type("faultline-reprovision\r");
+    // The rebuild kills every shell of the old cluster, this one included.
+    await view.until(() => view.exit !== null, 60_000);
+    const r = await request(socket, "term:open", { attemptId, target: "node/cp-1", cols: 80, rows: 24 });
+    assert.ok(r.ok, `opened after the rebuild, not refused: ${JSON.stringify(r)}`);
+    const fresh = new TermView(socket, r.terminal.id);
+    await fresh.until(/[#$] $/);
+    assert.match(await fresh.command("hostname"), /cp-1/);
+    // A target that does not exist is still refused at once, rebuild or not.
+    const none = await request(socket, "term:open", { attemptId, target: "node/no-such-node", cols: 80, rows: 24 });
+    assert.equal(!none.ok && none.error.code, "not_found");
+  });
 });
 
 describe("sessions on sockets", { timeout: 60_000 }, () => {
