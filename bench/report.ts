@@ -249,7 +249,8 @@ export function idsOf(phases: Phase[]): string | null {
 const ms = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? "-" : `${Math.round(v)} ms`);
 const mib = (kb: number | null | undefined) => (kb === null || kb === undefined || Number.isNaN(kb) ? "-" : `${(kb / 1024).toFixed(1)} MiB`);
 
-function table(rows: string[][], indent = "  "): string {
+/** Left-aligned columns, two spaces apart; the last column is not padded. */
+export function table(rows: string[][], indent = "  "): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
   return rows.map((r) => indent + r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]! + 2))).join("").trimEnd()).join("\n");
 }

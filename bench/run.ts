@@ -12,7 +12,6 @@
  * Usage: npm run bench -- [--runs N] [--concurrent N] [--pool N] [--skip-concurrent] [--skip-api | --api-only] [--json-only]
  * Needs what `faultline sandbox up` needs (root, or a user with subordinate ids; see docs/sandboxes.md).
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,6 +19,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { projectRoot } from "../server/paths.js";
 import { apiBenchmark } from "./apiserver.js";
+import { gitInfo } from "./git.js";
 import { memAvailableKb, processesInRange, sandboxMemory, scanProcesses, type SandboxMemory } from "./procs.js";
 import {
   phaseTable, renderTable,
@@ -161,16 +161,6 @@ function machineInfo(): MachineInfo {
     loadavgEnd: [],
     limits,
   };
-}
-
-function gitInfo(): Results["git"] {
-  try {
-    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: projectRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: projectRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() !== "";
-    return { commit, dirty };
-  } catch {
-    return null;
-  }
 }
 
 async function eventuallyEmpty(base: number, timeoutMs: number): Promise<number[]> {

@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 declare -A NEED=(
   [ip]=iproute2 [bridge]=iproute2 [iptables]=iptables [newuidmap]=uidmap [tcpdump]=tcpdump
   [strace]=strace [ping]=iputils-ping [curl]=curl [bwrap]=bubblewrap [tini]=tini
+  [catatonit]=catatonit
   [ps]=procps [dig]=dnsutils [socat]=socat [nc]=netcat-openbsd [nsenter]=util-linux
   [vim.basic]=vim [nano]=nano [less]=less [jq]=jq
 )

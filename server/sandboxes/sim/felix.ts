@@ -8,12 +8,12 @@ import type { Logger } from "../../log.js";
 import { executeOps, spawnRunner, type Runner } from "../../sim/dataplane/execute.js";
 import { renderNetworkPolicies, renderPolicyRemoval, type NetworkPolicy, type PolicyPod } from "../../sim/dataplane/policy.js";
 import type { ClusterPlan } from "../../sim/plan.js";
-import { startInformer, type Informer, type KubeObject } from "../../sim/workloads/informer.js";
-import type { KubeClient } from "../../sim/workloads/kubeclient.js";
+import type { Informer, KubeObject, SharedInformers } from "../../sim/workloads/informer.js";
 
 export interface FelixRuntime {
   plan: ClusterPlan;
-  client: KubeClient;
+  /** The supervisor's informers: the pods one is the kubelet's too. */
+  informers: SharedInformers;
   log: Logger;
   /** Runs the network tools (the supervisor's launcher; spawnRunner when absent). */
   run?: Runner;
@@ -41,9 +41,10 @@ export class Felix {
 
   async start(): Promise<void> {
     const onEvent = () => this.dirty();
-    this.#policies = startInformer(this.#rt.client, { path: "/apis/networking.k8s.io/v1/networkpolicies", onEvent });
-    this.#namespaces = startInformer(this.#rt.client, { path: "/api/v1/namespaces", onEvent });
-    this.#pods = startInformer(this.#rt.client, { path: "/api/v1/pods", onEvent });
+    const { informers } = this.#rt;
+    this.#policies = informers.subscribe("/apis/networking.k8s.io/v1/networkpolicies", { onEvent });
+    this.#namespaces = informers.subscribe("/api/v1/namespaces", { onEvent });
+    this.#pods = informers.subscribe("/api/v1/pods", { onEvent });
     await Promise.all([this.#policies.synced, this.#namespaces.synced, this.#pods.synced]);
     // Only now: a render from half-listed state would drop traffic of pods it has not seen yet.
     this.#synced = true;

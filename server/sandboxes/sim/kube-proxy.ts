@@ -9,12 +9,11 @@ import { executeOps, spawnRunner, type Runner } from "../../sim/dataplane/execut
 import type { NetOp } from "../../sim/dataplane/ops.js";
 import { renderServices } from "../../sim/dataplane/render.js";
 import type { ClusterPlan, PlanService, PlanServicePort } from "../../sim/plan.js";
-import { startInformer, type Informer, type KubeObject } from "../../sim/workloads/informer.js";
-import type { KubeClient } from "../../sim/workloads/kubeclient.js";
+import type { Informer, KubeObject, SharedInformers } from "../../sim/workloads/informer.js";
 
 export interface KubeProxyRuntime {
   plan: ClusterPlan;
-  client: KubeClient;
+  informers: SharedInformers;
   log: Logger;
   /** Runs the network tools (the supervisor's launcher; spawnRunner when absent). */
   run?: Runner;
@@ -91,8 +90,8 @@ export class KubeProxy {
 
   async start(): Promise<void> {
     const onEvent = () => this.#dirty();
-    this.#services = startInformer(this.#rt.client, { path: "/api/v1/services", onEvent });
-    this.#endpoints = startInformer(this.#rt.client, { path: "/api/v1/endpoints", onEvent });
+    this.#services = this.#rt.informers.subscribe("/api/v1/services", { onEvent });
+    this.#endpoints = this.#rt.informers.subscribe("/api/v1/endpoints", { onEvent });
     await Promise.all([this.#services.synced, this.#endpoints.synced]);
     // Only now: a sync between the two first lists would see Services without their Endpoints and
     // REJECT traffic to every one of them for a moment.

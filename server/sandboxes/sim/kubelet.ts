@@ -21,7 +21,7 @@ import { caliIfaceName, podNetnsName, renderPodAttach, renderRoute } from "../..
 import type { CalicoIpam } from "../../sim/ipam/ipam.js";
 import type { ClusterPlan, PlanPod, RouteSpec } from "../../sim/plan.js";
 import { imageBehaviour, parseImage, pullFailure, type ImageBehaviour } from "../../sim/workloads/catalog.js";
-import { startInformer, objectKey, type Informer, type KubeObject } from "../../sim/workloads/informer.js";
+import { objectKey, type Informer, type KubeObject, type SharedInformers } from "../../sim/workloads/informer.js";
 import type { KubeClient } from "../../sim/workloads/kubeclient.js";
 import { StaticPods } from "./static-pods.js";
 
@@ -41,6 +41,8 @@ export interface KubeletRuntime {
   plan: ClusterPlan;
   ipam: CalicoIpam;
   client: KubeClient;
+  /** The supervisor's informers (Felix follows the same pods). */
+  informers: SharedInformers;
   log: Logger;
   /** Runs the network tools (the supervisor's launcher; spawnRunner when absent). */
   run?: Runner;
@@ -100,8 +102,7 @@ export class Kubelet {
 
   /** Starts watching; resolves once the pods that already exist have been adopted (new ones start later). */
   async start(): Promise<void> {
-    this.#informer = startInformer(this.#rt.client, {
-      path: "/api/v1/pods",
+    this.#informer = this.#rt.informers.subscribe("/api/v1/pods", {
       onEvent: (_type, obj) => this.#schedule(objectKey(obj)),
       onError: (err) => this.#rt.log.debug("kubelet.watch_error", { error: err.message }),
     });

@@ -12,6 +12,7 @@ const TOOLS: Record<string, string> = {
   newgidmap: "uidmap",
   bwrap: "bubblewrap",
   tini: "tini",
+  catatonit: "catatonit",
   ip: "iproute2",
   "iptables-restore": "iptables",
   sysctl: "procps",

@@ -29,6 +29,7 @@ import { evaluateInventory } from "../../sim/kubespray/evaluate.js";
 import type { ClusterPlan, PlanPod } from "../../sim/plan.js";
 import { CalicoIpam } from "../../sim/ipam/ipam.js";
 import { kubeClient, type KubeClient } from "../../sim/workloads/kubeclient.js";
+import { SharedInformers } from "../../sim/workloads/informer.js";
 import { Kubelet, type KubeletRuntime, type PodHandle, type PodServe } from "./kubelet.js";
 import { KubeProxy } from "./kube-proxy.js";
 import { Felix } from "./felix.js";
@@ -59,10 +60,14 @@ const phase = (name: string, detail?: string) => emit({ type: "phase", phase: na
 interface Agent { target: string; job: Job; pid: number }
 
 /**
- * Pid 1 of every node and pod: tini, which reaps the orphans trainees leave behind. bubblewrap execs it
- * as pid 1 (--as-pid-1), so `ps` inside shows no host paths from bubblewrap's command line.
+ * Pid 1 of every node and pod: catatonit in pause mode, the pause process of a pod (podman's), which
+ * reaps the orphans trainees leave behind and otherwise sleeps in a blocking read of its signals.
+ * (tini, used before, wakes every second to poll for zombies even when there are none: 20 wake-ups a
+ * second per flagship sandbox, most of an idle sandbox's CPU once nothing else polled; and it needed a
+ * `sleep infinity` child to run.) bubblewrap execs it as pid 1 (--as-pid-1), so `ps` inside shows no
+ * host paths from bubblewrap's command line.
  */
-const AGENT_INIT = ["/usr/bin/tini", "-s", "--", "/usr/bin/sleep", "infinity"];
+const AGENT_INIT = ["/usr/bin/catatonit", "-P"];
 
 /** Where the files bound into every target's /etc are written (see Supervisor.etcFile). */
 const ETC_FILES = "/run/faultline/etc";
@@ -201,10 +206,13 @@ class Supervisor {
     if (!cp || !plan.ipam) return;
     const client = kubeClient(this.paths.adminConf(cp.name), "kubelet/v1.24.6 (linux/amd64) kubernetes/faultline");
     const ipam = CalicoIpam.fromJSON(plan.ipam);
-    const kubelet = new Kubelet(this.kubeletRuntime(plan, ipam, client));
+    // One list and watch per resource, as the controllers of one binary share them: the kubelet and
+    // Felix follow the same pods.
+    const informers = new SharedInformers(client);
+    const kubelet = new Kubelet(this.kubeletRuntime(plan, ipam, client, informers));
     const run = this.launcher.run;
-    const proxy = new KubeProxy({ plan, client, log, run, serial: (fn) => this.serial(fn) });
-    const felix = new Felix({ plan, client, log, run, serial: (fn) => this.serial(fn) });
+    const proxy = new KubeProxy({ plan, informers, log, run, serial: (fn) => this.serial(fn) });
+    const felix = new Felix({ plan, informers, log, run, serial: (fn) => this.serial(fn) });
     this.kubelet = kubelet;
     this.kubeProxy = proxy;
     this.felix = felix;
@@ -436,7 +444,7 @@ class Supervisor {
   }
 
   /** The kubelet's hooks into this supervisor: start and stop pods' processes, persist the plan. */
-  private kubeletRuntime(plan: ClusterPlan, ipam: CalicoIpam, client: KubeClient): KubeletRuntime {
+  private kubeletRuntime(plan: ClusterPlan, ipam: CalicoIpam, client: KubeClient, informers: SharedInformers): KubeletRuntime {
     const handle = (key: string): PodHandle => ({
       stop: async () => {
         const agent = this.agents.find((a) => a.target === `pod/${key}`);
@@ -452,6 +460,7 @@ class Supervisor {
       plan,
       ipam,
       client,
+      informers,
       log,
       run: this.launcher.run,
       serial: (fn) => this.serial(fn),

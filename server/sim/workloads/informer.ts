@@ -120,3 +120,67 @@ export function startInformer(client: KubeClient, opts: InformerOptions): Inform
     },
   };
 }
+
+type Subscriber = Pick<InformerOptions, "onEvent" | "onError">;
+interface Shared {
+  informer: Informer;
+  subscribers: Set<Subscriber>;
+  /** The first list has been delivered: a new subscriber is owed what the cache holds. */
+  synced: boolean;
+}
+
+/**
+ * Informers shared among the components of one process, as client-go's SharedInformerFactory shares
+ * them among a binary's controllers: one list and one watch per path however many follow it (the
+ * kubelet and Felix both follow every pod). Each subscriber gets every event; one that subscribes after
+ * the first list gets what the cache holds as ADDED events first, as a handler added to a running
+ * client-go informer does. The list and watch stop when the last subscriber stops.
+ */
+export class SharedInformers {
+  readonly #client: KubeClient;
+  readonly #byPath = new Map<string, Shared>();
+
+  constructor(client: KubeClient) {
+    this.#client = client;
+  }
+
+  subscribe(path: string, sub: Subscriber): Informer {
+    const entry = this.#byPath.get(path) ?? this.#start(path);
+    if (entry.synced) {
+      // Not at once: the subscriber is still being set up while subscribe() runs. A microtask runs
+      // before any further watch event is read, so the order of events is kept.
+      queueMicrotask(() => {
+        if (!entry.subscribers.has(sub)) return;
+        for (const obj of entry.informer.cache.values()) sub.onEvent("ADDED", obj);
+      });
+    }
+    entry.subscribers.add(sub);
+    return {
+      cache: entry.informer.cache,
+      synced: entry.informer.synced,
+      stop: () => {
+        if (!entry.subscribers.delete(sub) || entry.subscribers.size) return;
+        entry.informer.stop();
+        if (this.#byPath.get(path) === entry) this.#byPath.delete(path);
+      },
+    };
+  }
+
+  #start(path: string): Shared {
+    const subscribers = new Set<Subscriber>();
+    const informer = startInformer(this.#client, {
+      path,
+      onEvent: (type, obj) => {
+        for (const s of [...subscribers]) s.onEvent(type, obj);
+      },
+      onError: (err) => {
+        for (const s of [...subscribers]) s.onError?.(err);
+      },
+      // called from the list's callback, never during startInformer(), so `entry` exists by then
+      onSynced: () => (entry.synced = true),
+    });
+    const entry: Shared = { informer, subscribers, synced: false };
+    this.#byPath.set(path, entry);
+    return entry;
+  }
+}

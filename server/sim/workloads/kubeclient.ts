@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import type { ClientRequest, IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import path from "node:path";
 import { parse } from "yaml";
 
@@ -87,11 +87,25 @@ export interface KubeClient {
 }
 
 /**
+ * How long a kept-alive connection may sit unused in a client's pool before it is closed: below the
+ * API server's keep-alive timeout (65 s, as kube-apiserver's), so the client closes first and never
+ * sends a request on a connection the server is closing.
+ */
+const IDLE_CONNECTION_MS = 30_000;
+
+/**
  * A client that reads `kubeconfigPath` lazily and again whenever its mtime changes.
+ *
+ * Requests share the client's own pool of kept-alive connections, as client-go's transport does, so a
+ * list or a status update does not pay a TLS handshake. Watches get no idle timeout: a quiet watch is
+ * the normal case. (Node's global agent closes a socket after 5 s without traffic, which ended every
+ * quiet watch every 5 s, and with it a re-list and a new handshake per informer: most of an idle
+ * sandbox's CPU.)
  *
  * @example const pools = await kubeClient(adminConf).get("/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools")
  */
 export function kubeClient(kubeconfigPath: string, userAgent = "controller/v0.0.0 (linux/amd64) kubernetes/$Format"): KubeClient {
+  const agent = new HttpsAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
   let cached: { mtimeMs: number; creds: KubeCredentials } | undefined;
   const creds = (): KubeCredentials => {
     const { mtimeMs } = statSync(kubeconfigPath);
@@ -102,12 +116,14 @@ export function kubeClient(kubeconfigPath: string, userAgent = "controller/v0.0.
     const c = creds();
     const url = new URL(apiPath, c.server);
     const req = httpsRequest(url, {
+      agent,
       method,
       headers: { accept: "application/json", "user-agent": userAgent, ...(c.token ? { authorization: `Bearer ${c.token}` } : {}), ...headers },
       ...(c.ca ? { ca: c.ca } : {}),
       ...(c.cert ? { cert: c.cert } : {}),
       ...(c.key ? { key: c.key } : {}),
-      ...(timeoutMs ? { timeout: timeoutMs } : {}),
+      // 0 (a watch) turns the pool's idle timeout off for this request's connection
+      ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
     }, onResponse);
     // client-go words a client-side timeout like this; the reason reaches the denial text
     req.on("timeout", () => req.destroy(new Error(`${method[0]}${method.slice(1).toLowerCase()} "${url.href}": context deadline exceeded`)));
@@ -153,7 +169,7 @@ export function kubeClient(kubeconfigPath: string, userAgent = "controller/v0.0.
       };
       let req: ClientRequest;
       try {
-        req = open("GET", apiPath, {}, undefined, (res) => {
+        req = open("GET", apiPath, {}, 0, (res) => {
           if ((res.statusCode ?? 0) >= 300) {
             res.resume();
             return end(new Error(`GET ${apiPath}: HTTP ${res.statusCode}`));
