@@ -644,6 +644,9 @@ fi
 const REPROVISION_SCRIPT = `#!/bin/sh
 # Re-provisions this sandbox cluster from the (edited) inventory in ~/workspace, like re-running
 # Terraform + kubespray. Every node and pod is rebuilt: this shell will be disconnected.
+# Said here, before asking: the rebuild ends this shell at once, and a line the supervisor sent back
+# could be lost on the way to the terminal.
+echo "faultline: re-provisioning from ~/workspace (this shell will be disconnected; open a new one when it is done)"
 echo '{"op":"rebuild"}' | exec socat -t 60 - UNIX-CONNECT:/run/faultline/control.sock
 `;
 
@@ -697,7 +700,8 @@ async function handle(sup: Supervisor, line: string, trainee: boolean, say: (s: 
         return { ok: true, faults: sup.faults.map((f, i) => ({ index: i, fault: f, description: findFaultKind(f.kind).describe(f as never) })) };
       case "rebuild":
         return await sup.serial(async () => {
-          say(trainee ? "faultline: re-provisioning from ~/workspace (this shell will be disconnected; open a new one when it is done)" : "rebuilding");
+          // faultline-reprovision has told the trainee already (REPROVISION_SCRIPT).
+          if (!trainee) say("rebuilding");
           const started = Date.now();
           await sup.build((p, d) => say(`faultline: ${p}${d ? ": " + d : ""}`));
           return { ok: true, generation: sup.generation, ms: Date.now() - started };
