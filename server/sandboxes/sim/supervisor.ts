@@ -132,14 +132,17 @@ class Supervisor {
     report("ipam", `pool ${ev.podsSubnet}, blocks of /${ev.blockSize}`);
     const plan = buildPlan(spec.name, spec.cluster, ev);
     writeFileAtomic(this.paths.plan, JSON.stringify(plan, null, 2));
+    // plan.json and vars.json exist: the early API server makes its certificates and seeds its store
+    // while the network is programmed (a rebuild's starts once the old cluster is gone, below).
+    const earlyApi = early ? this.startApiServer(plan, early.child) : null;
+    earlyApi?.ready.catch(() => {}); // awaited below; a failure meanwhile is not unhandled
 
     if (!early) await this.teardown();
     report("network", `${plan.nodes.length} nodes, ${plan.pods.length} pods`);
     const prov = renderProvisioning(plan);
     const made = early ? [early.netns] : [];
     await this.launcher.run(["ip", "-batch", "-"], prov.netns.filter((n) => !made.includes(n)).map((n) => `netns add ${n}`).join("\n") + "\n");
-    // The API server loads, makes its certificates and seeds its store while the network is programmed.
-    const api = this.startApiServer(plan, early?.child);
+    const api = earlyApi ?? this.startApiServer(plan);
     api.ready.catch(() => {});
     // Phases 1 and 2 (render.ts) wire the namespaces and give every node its address: the API server can
     // listen on the control plane's from then on. They go first, being its critical path.
