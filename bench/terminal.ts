@@ -11,14 +11,20 @@
  *  3. Ctrl-C during `yes`: `yes` runs (its output parsed by a headless xterm), then Ctrl-C; ms until the
  *     prompt is back and output has stopped, `--ctrlc-runs` (10), in different sessions;
  *  4. server memory: RSS, PSS and peak RSS of the server process (sandboxes not included), idle, with
- *     every terminal open, and after the throughput and Ctrl-C runs.
+ *     every terminal open, and after the throughput and Ctrl-C runs;
+ *  5. the server's main thread during each of 1 to 3: its event-loop delay (perf_hooks
+ *     monitorEventLoopDelay and GC pauses, read over an IPC channel), its CPU time, and how long it was
+ *     runnable but waiting for a CPU (/proc schedstat), which tells a busy event loop from a busy host.
  *
  * `--sandboxes N` (default: one per session) spreads the sessions over N trainees, each with one
  * attempt and so one sandbox; several sessions of a trainee open terminals in the same sandbox. The
  * lab is the small-ok fixture (3 nodes) unless `--lab webhook-to-kernel` (7 nodes, 13 pods).
  *
  * Goals: echo p50 <= 5 ms and p99 <= 30 ms; throughput >= 30 MB/s; Ctrl-C <= 300 ms.
- * Usage: npm run bench:terminal -- [--sessions 50] [--sandboxes 50] [--lab small-ok] [--keys 60] [--mb 50] [--json]
+ * Usage: npm run bench:terminal -- [--sessions 50] [--sandboxes 50] [--lab small-ok] [--keys 60] [--mb 50]
+ *        [--cat-runs 3] [--ctrlc-runs 10] [--server-cpu-prof DIR] [--json]
+ * `--server-cpu-prof DIR` runs the server with `node --cpu-prof --cpu-prof-dir DIR` (a .cpuprofile for
+ * Chrome's DevTools or speedscope, written when the server exits).
  * Needs what `faultline sandbox up` needs. Every attempt is stopped (its sandbox removed) at the end,
  * also on Ctrl-C.
  */
@@ -29,6 +35,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import xtermHeadless from "@xterm/headless";
 import type { OutputFrame } from "../shared/protocol.js";
 import { createLogger } from "../server/log.js";
@@ -36,7 +43,7 @@ import { projectRoot } from "../server/paths.js";
 import { SimDriver } from "../server/sandboxes/sim/driver.js";
 import { startServer } from "../server/web/serve.js";
 import { Client, PASSWORD } from "../test/integration/web/helpers.js";
-import { connect, ok, type ClientSocket } from "../test/integration/web/socket.js";
+import { connect, type ClientSocket } from "../test/integration/web/socket.js";
 import { processMemory, scanProcesses } from "./procs.js";
 import { median, percentile } from "./stats.js";
 
@@ -51,6 +58,21 @@ const LABS: Record<string, string> = {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // --- the server, in its own process ---------------------------------------------------------------
+
+const ELD_RESOLUTION_MS = 10;
+
+/** The server's event loop during one test (the child's answer to `{loop: "read"}`). */
+interface LoopStats {
+  delayMs: { p50: number; p99: number; max: number };
+  /** Pauses: how many, their total and the longest; `major` of them were mark-compact collections. */
+  gc: { count: number; totalMs: number; maxMs: number; major: number };
+}
+
+/** The server's main thread during one test: CPU time, and time runnable but waiting for a CPU (/proc schedstat). */
+interface ThreadStats {
+  cpuMs: number;
+  runQueueMs: number;
+}
 
 interface ChildConfig {
   dataDir: string;
@@ -68,6 +90,31 @@ async function serveChild(cfg: ChildConfig): Promise<void> {
     },
     { print: () => {}, log, realtime: { perAttempt: cfg.perAttempt } },
   );
+  // The event loop as the parent measures it around each test: the delay of a 10 ms timer (beyond the
+  // 10 ms: how long ready callbacks waited, for JavaScript running or the process not being scheduled)
+  // and the garbage collector's pauses.
+  const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+  eld.enable();
+  let gc = { count: 0, totalMs: 0, maxMs: 0, major: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.totalMs += e.duration;
+      gc.maxMs = Math.max(gc.maxMs, e.duration);
+      // Node sets `detail.kind` on gc entries; @types/node 20 does not declare it.
+      if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.major++;
+    }
+  }).observe({ entryTypes: ["gc"] });
+  process.on("message", (m: { loop?: "reset" | "read" }) => {
+    if (m.loop === "reset") {
+      eld.reset();
+      gc = { count: 0, totalMs: 0, maxMs: 0, major: 0 };
+    } else if (m.loop === "read") {
+      const beyond = (ns: number) => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS);
+      const loop: LoopStats = { delayMs: { p50: beyond(eld.percentile(50)), p99: beyond(eld.percentile(99)), max: beyond(eld.max) }, gc };
+      process.send?.({ loop });
+    }
+  });
   process.stdout.write(JSON.stringify({ url: server.url, token: server.setup?.token }) + "\n");
   const stop = () => void server.close().then(() => process.exit(0), () => process.exit(1));
   process.on("SIGTERM", stop);
@@ -78,25 +125,44 @@ async function serveChild(cfg: ChildConfig): Promise<void> {
 
 class Session {
   received = 0;
+  /** Frames received (their mean size tells how well output is coalesced). */
+  frames = 0;
+  /** With an xterm: the offset after the last byte it has parsed. */
+  parsed = 0;
   text = "";
   xterm: Headless | null = null;
+  /** Why the shell ended, if it did (a sandbox that died under load ends its terminals). */
+  exit: string | null = null;
   private waiters: Array<() => void> = [];
+  private frameWaiters: Array<(at: number | Error) => void> = [];
 
   constructor(
     readonly socket: ClientSocket,
     readonly terminalId: string,
   ) {
     socket.on("term:output", (f: OutputFrame) => this.frame(f));
+    socket.on("term:exit", (m) => {
+      if (m.terminalId !== this.terminalId) return;
+      this.exit = m.reason;
+      for (const w of this.frameWaiters.splice(0)) w(new Error(`the terminal ended: ${m.reason}`));
+    });
   }
 
   private frame(f: OutputFrame): void {
     if (f.terminalId !== this.terminalId) return;
     const data = f.data instanceof Uint8Array ? f.data : new Uint8Array(f.data);
     this.received = f.seq + data.length;
+    this.frames++;
     const end = this.received;
+    const at = performance.now();
+    for (const w of this.frameWaiters.splice(0)) w(at);
     if (this.xterm) {
       // Acknowledged once parsed, like the browser app.
-      this.xterm.write(data, () => this.socket.emit("term:ack", { terminalId: this.terminalId, upTo: end }));
+      this.xterm.write(data, () => {
+        this.parsed = end;
+        this.socket.emit("term:ack", { terminalId: this.terminalId, upTo: end });
+        if (end === this.received) for (const w of this.waiters.splice(0)) w();
+      });
       // Only the tail is looked at (for the prompt and markers): decode no more of the frame than that.
       this.text = (this.text + Buffer.from(data.subarray(-4096)).toString("latin1")).slice(-4096);
     } else {
@@ -123,6 +189,11 @@ class Session {
     }
   }
 
+  /** Resolves once the xterm (if any) has parsed everything received. */
+  async parsedAll(): Promise<void> {
+    if (this.xterm) await this.until(() => this.parsed >= this.received);
+  }
+
   /** Presses Enter and waits for a fresh prompt (forgetting earlier output). */
   async ready(): Promise<void> {
     this.text = "";
@@ -131,13 +202,50 @@ class Session {
     this.text = "";
   }
 
-  /** The next frame's arrival time. */
-  nextFrame(): Promise<number> {
-    return new Promise((r) => this.waiters.push(() => r(performance.now())));
+  /** The next frame's arrival time; rejects if none comes in `timeoutMs` or the shell ends (instead of waiting forever). */
+  nextFrame(timeoutMs = 30_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.exit) return reject(new Error(`the terminal ended: ${this.exit}`));
+      const t = setTimeout(() => reject(new Error(`no output in ${timeoutMs} ms`)), timeoutMs);
+      this.frameWaiters.push((at) => {
+        clearTimeout(t);
+        if (at instanceof Error) reject(at);
+        else resolve(at);
+      });
+    });
   }
 }
 
 const PROMPT = /[#$] $/;
+
+/**
+ * Opens a terminal and follows it from inside the acknowledgement, as the browser app does: its first
+ * frames follow the acknowledgement at once, often in the same TCP read, and socket.io delivers them
+ * before a promise's continuation runs (a Session made after `await` missed the prompt now and then).
+ * 50 shells starting at once on a busy 2-core host can take longer than the test helpers' 10 s.
+ */
+function openSession(socket: ClientSocket, attemptId: string, timeoutMs = 120_000): Promise<Session> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`term:open: no answer in ${timeoutMs} ms`)), timeoutMs);
+    socket.emit("term:open", { attemptId, target: "node/cp-1", cols: 120, rows: 40 }, (r) => {
+      clearTimeout(t);
+      if (r.ok) resolve(new Session(socket, r.terminal.id));
+      else reject(new Error(`term:open: ${r.error.code}: ${r.error.message}`));
+    });
+  });
+}
+
+const USAGE = `node dist/bench/terminal.js [options]   (after npm run build; needs what \`faultline sandbox up\` needs)
+  --sessions N         trainee sessions, each with a socket and a terminal on node/cp-1 (50)
+  --sandboxes N        sandboxes shared by the sessions (default: one per session)
+  --lab ID|DIR         small-ok (3 nodes, default) or webhook-to-kernel (7 nodes, 13 pods)
+  --keys N             keystrokes per session for the echo test (60)
+  --mb N               size of the file cat prints, in MB (50)
+  --cat-runs N         cat runs, acknowledged on arrival and then into a headless xterm (3 each)
+  --ctrlc-runs N       Ctrl-C during yes runs (10)
+  --server-cpu-prof D  write a CPU profile of the server process into directory D
+  --json               print the results as JSON
+`;
 
 // --- the benchmark -----------------------------------------------------------------------------------
 
@@ -152,10 +260,16 @@ async function main(): Promise<void> {
       "cat-runs": { type: "string", default: "3" },
       "ctrlc-runs": { type: "string", default: "10" },
       json: { type: "boolean", default: false },
+      "server-cpu-prof": { type: "string" },
+      help: { type: "boolean", default: false },
       "serve-child": { type: "string" },
     },
   });
   if (values["serve-child"]) return serveChild(JSON.parse(values["serve-child"]) as ChildConfig);
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
 
   const sessions = Number(values.sessions);
   const sandboxes = Math.min(sessions, Number(values.sandboxes ?? sessions));
@@ -169,7 +283,24 @@ async function main(): Promise<void> {
   const labId = path.basename(labDir);
 
   const cfg: ChildConfig = { dataDir, labsDir, maxSandboxes: sandboxes + 2, perAttempt: Math.ceil(sessions / sandboxes) + 2 };
-  const child: ChildProcess = spawn(process.execPath, [fileURLToPath(import.meta.url), "--serve-child", JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit"] });
+  const prof = values["server-cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(values["server-cpu-prof"])] : [];
+  const child: ChildProcess = spawn(process.execPath, [...prof, fileURLToPath(import.meta.url), "--serve-child", JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+  /** Starts measuring the server's event loop and main thread; the function returned ends it. */
+  const watchServer = (): (() => Promise<{ loop: LoopStats; mainThread: ThreadStats }>) => {
+    child.send({ loop: "reset" });
+    const t0 = schedstat(child.pid!);
+    return () =>
+      new Promise((resolve) => {
+        const t1 = schedstat(child.pid!);
+        const on = (m: { loop?: LoopStats }) => {
+          if (!m.loop) return;
+          child.off("message", on);
+          resolve({ loop: m.loop, mainThread: { cpuMs: t1.cpuMs - t0.cpuMs, runQueueMs: t1.runQueueMs - t0.runQueueMs } });
+        };
+        child.on("message", on);
+        child.send({ loop: "read" });
+      });
+  };
   const sockets: ClientSocket[] = [];
   const trainees: Client[] = [];
   const attempts: string[] = [];
@@ -235,9 +366,8 @@ async function main(): Promise<void> {
         await c.login(`t${k}@bench.example`, PASSWORD);
         const socket = await connect(url, c);
         sockets.push(socket);
-        const r = await ok(socket, "term:open", { attemptId: attempts[k]!, target: "node/cp-1", cols: 120, rows: 40 });
-        const s = new Session(socket, r.terminal.id);
-        await s.until((t) => PROMPT.test(t));
+        const s = await openSession(socket, attempts[k]!);
+        await s.until((t) => PROMPT.test(t), 120_000);
         return s;
       }),
     );
@@ -263,6 +393,7 @@ async function main(): Promise<void> {
     const keys = Number(values.keys);
     const loadBefore = loadavg()[0]!;
     const cpuBefore = cpuMs(serverPid);
+    const echoWatch = watchServer();
     const echoStarted = performance.now();
     const echo: number[] = [];
     await Promise.all(
@@ -280,6 +411,7 @@ async function main(): Promise<void> {
       }),
     );
     const echoCpu = { serverCpuPct: ((cpuMs(serverPid) - cpuBefore) / (performance.now() - echoStarted)) * 100, loadBefore, loadAfter: loadavg()[0]! };
+    const serverEcho = await echoWatch();
     say(`echo: ${echo.length} keystrokes; server CPU ${echoCpu.serverCpuPct.toFixed(0)}% of a core; load average ${loadBefore.toFixed(1)} -> ${echoCpu.loadAfter.toFixed(1)}`);
 
     // 2. Throughput: cat of a big file into a headless xterm.
@@ -295,6 +427,8 @@ async function main(): Promise<void> {
       const began = performance.now();
       s.type("cat ~/big.txt; echo ca\"\"t-done\r");
       await s.until((t) => /cat-done\r\n/.test(t), 300_000);
+      // Into the xterm means parsed by it: the last frames may still be queued in its write buffer.
+      await s.parsedAll();
       return (s.received - start) / 1e6 / ((performance.now() - began) / 1000);
     };
     const raw: number[] = [];
@@ -302,18 +436,23 @@ async function main(): Promise<void> {
     s0.xterm = new HeadlessTerminal({ cols: 120, rows: 40, scrollback: 1000, allowProposedApi: true });
     const throughput: number[] = [];
     // Where the CPU goes while output streams: the server, and this process (socket.io client + xterm).
+    const catWatch = watchServer();
     const serverCpu0 = cpuMs(serverPid);
     const ownCpu0 = process.cpuUsage();
     const bytes0 = s0.received;
+    const frames0 = s0.frames;
     for (let run = 0; run < Number(values["cat-runs"]); run++) throughput.push(await cat(s0));
     const streamedMB = (s0.received - bytes0) / 1e6;
+    const meanFrameKiB = (s0.received - bytes0) / 1024 / (s0.frames - frames0);
     const own = process.cpuUsage(ownCpu0);
     const cpuPerMB = { server: (cpuMs(serverPid) - serverCpu0) / streamedMB, client: (own.user + own.system) / 1000 / streamedMB };
+    const serverCat = await catWatch();
     sample("after cat");
     say(`throughput: ${throughput.map((x) => x.toFixed(1)).join(", ")} MB/s into xterm; ${raw.map((x) => x.toFixed(1)).join(", ")} MB/s acknowledged on arrival`);
 
     // 3. Ctrl-C during yes.
     const ctrlc: number[] = [];
+    const yesWatch = watchServer();
     for (let run = 0; run < Number(values["ctrlc-runs"]); run++) {
       const s = all[run % all.length]!;
       s.xterm ??= new HeadlessTerminal({ cols: 120, rows: 40, scrollback: 1000, allowProposedApi: true });
@@ -326,6 +465,7 @@ async function main(): Promise<void> {
       await s.until((t) => /\^C\r\n[^\n]*[#$] $/.test(t), 30_000);
       ctrlc.push(performance.now() - sent);
     }
+    const serverYes = await yesWatch();
     sample("after yes");
     say(`ctrl-c: ${ctrlc.map((x) => x.toFixed(0)).join(", ")} ms`);
 
@@ -335,9 +475,10 @@ async function main(): Promise<void> {
       sandboxes,
       echo: { n: echo.length, p50: percentile(echo, 0.5), p99: percentile(echo, 0.99), max: Math.max(...echo), ...echoCpu },
       machine: { cores: availableParallelism(), loadAverage1m: loadavg()[0], sandboxesIdleCpuPct },
-      throughputMBps: { runs: throughput, median: median(throughput), withoutXterm: { runs: raw, median: median(raw) }, cpuMsPerMB: cpuPerMB },
+      throughputMBps: { runs: throughput, median: median(throughput), withoutXterm: { runs: raw, median: median(raw) }, cpuMsPerMB: cpuPerMB, meanFrameKiB },
       ctrlCMs: { runs: ctrlc, median: median(ctrlc), max: Math.max(...ctrlc) },
       serverMemoryKb: memory,
+      serverLoop: { echo: serverEcho, cat: serverCat, ctrlC: serverYes },
       goals: GOALS,
     };
     if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
@@ -352,8 +493,12 @@ async function main(): Promise<void> {
         row("keystroke echo p99", `${result.echo.p99.toFixed(2)} ms`, `<= ${GOALS.echoP99Ms} ms`, result.echo.p99 <= GOALS.echoP99Ms),
         row(`cat ${mb} MB, acknowledged on arrival`, `${median(raw).toFixed(1)} MB/s`, "", true),
         row(`cat ${mb} MB into headless xterm (median)`, `${result.throughputMBps.median.toFixed(1)} MB/s`, `>= ${GOALS.throughputMBps} MB/s`, result.throughputMBps.median >= GOALS.throughputMBps),
-        `  CPU per MB streamed: server ${cpuPerMB.server.toFixed(1)} ms (one core would carry ${(1000 / cpuPerMB.server).toFixed(0)} MB/s), this client ${cpuPerMB.client.toFixed(1)} ms`,
+        `  CPU per MB streamed: server ${cpuPerMB.server.toFixed(1)} ms (one core would carry ${(1000 / cpuPerMB.server).toFixed(0)} MB/s), this client ${cpuPerMB.client.toFixed(1)} ms; frames of ${meanFrameKiB.toFixed(1)} KiB on average`,
         row("Ctrl-C during yes (median)", `${result.ctrlCMs.median.toFixed(0)} ms (max ${result.ctrlCMs.max.toFixed(0)})`, `<= ${GOALS.ctrlCMs} ms`, result.ctrlCMs.median <= GOALS.ctrlCMs),
+        "server main thread during each test: event-loop delay beyond its 10 ms timer, GC pauses, time runnable but not running (run queue):",
+        ...Object.entries(result.serverLoop).map(([k, { loop: l, mainThread: t }]) =>
+          `  ${k.padEnd(6)} delay p50 ${l.delayMs.p50.toFixed(1)} ms, p99 ${l.delayMs.p99.toFixed(1)} ms, max ${l.delayMs.max.toFixed(1)} ms; ` +
+          `GC ${l.gc.count}x (${l.gc.major} major), ${l.gc.totalMs.toFixed(0)} ms, longest ${l.gc.maxMs.toFixed(1)} ms; CPU ${t.cpuMs.toFixed(0)} ms, run queue ${t.runQueueMs.toFixed(0)} ms`),
         "",
         `${sandboxes} sandboxes, idle, use ${sandboxesIdleCpuPct.toFixed(0)}% of a core (their processes' CPU over 5 s)`,
         "server process memory (sandboxes not included):",
@@ -374,6 +519,16 @@ function cpuMs(pid: number): number {
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
   } catch {
     return 0;
+  }
+}
+
+/** A thread's time on a CPU and time runnable but waiting for one, so far (ms; /proc/<pid>/task/<pid>/schedstat, in ns). */
+function schedstat(pid: number): ThreadStats {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ").map(Number);
+    return { cpuMs: run! / 1e6, runQueueMs: wait! / 1e6 };
+  } catch {
+    return { cpuMs: 0, runQueueMs: 0 };
   }
 }
 

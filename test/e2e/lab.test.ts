@@ -119,6 +119,9 @@ describe("a trainee works the flagship lab in Chromium", { skip: browserMissing(
 
   it("pastes a fenced block of the instructions into the terminal and opens a second terminal on a pod", async () => {
     await page.locator(".code-block .paste").first().click();
+    // Ctrl-C only once the shell has read the paste: a ^C that reaches the terminal first makes its line
+    // discipline discard the input not read yet, with the SIGINT (seen once on a loaded host).
+    await lab.waitForScreen(/Error from server \(InternalError\)/);
     await page.keyboard.press("Control+c");
     await lab.waitForScreen(/Error from server \(InternalError\)[\s\S]*\^C/);
     await lab.openTerminal("pod/default/netshoot");

@@ -342,12 +342,18 @@ export class SimDriver {
    * pty.onData((d) => socket.emit("output", d));
    * pty.write("ip route\r");
    */
-  openShell(name: string, target: string, size: { cols: number; rows: number; term?: string } = { cols: 80, rows: 24 }): IPty {
+  openShell(name: string, target: string, size: { cols: number; rows: number; term?: string } = { cols: 80, rows: 24 }, opts: { binary?: boolean } = {}): IPty {
     const term = size.term ?? "xterm-256color";
     // `script` allocates the shell's terminal from the sandbox's own devpts, so `tty`, job control and
     // programs that open their terminal by name work; it relays to our host PTY and forwards resizes.
-    const argv = this.enterArgv(name, target, ["script", "-q", "-f", "-e", "-c", "/bin/bash -l", "/dev/null"], term);
-    return spawnPty(argv[0]!, argv.slice(1), { name: term, cols: size.cols, rows: size.rows, env: {} });
+    // `binary`: onData gives the bytes read (Buffers, despite IPty's string type), not decoded text.
+    // node-pty then leaves IUTF8 off the PTY's modes, and `script` copies them to the shell's
+    // terminal (where the line editor needs it to erase a UTF-8 character whole): set it first.
+    const command = opts.binary
+      ? ["sh", "-c", "stty iutf8 2>/dev/null; exec script -q -f -e -c '/bin/bash -l' /dev/null"]
+      : ["script", "-q", "-f", "-e", "-c", "/bin/bash -l", "/dev/null"];
+    const argv = this.enterArgv(name, target, command, term);
+    return spawnPty(argv[0]!, argv.slice(1), { name: term, cols: size.cols, rows: size.rows, env: {}, ...(opts.binary ? { encoding: null } : {}) });
   }
 
   /** Runs argv in a target and collects its output (bounded), with a timeout. */

@@ -13,11 +13,25 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import type { Logger } from "../../log.js";
 import type { Store } from "../../store/index.js";
 
-/** Default cap of one recording's output (bytes of text as written). */
+/** Default cap of one recording's output (bytes the PTY gave). */
 export const RECORDING_MAX_BYTES = 128 * 1024 * 1024;
+/**
+ * Events are written in batches: at most this long after the first of a batch, or once this many
+ * bytes wait. One write per keystroke echo would cost a thread-pool round trip and an event-loop
+ * wake-up each; a crash loses at most this much of the recording.
+ */
+const BATCH_MS = 200;
+const BATCH_BYTES = 256 * 1024;
+/**
+ * Output is written as events of at most this many bytes: V8 puts strings over 128 KiB in its
+ * large-object space, which only full (mark-compact) collections reclaim, and a 128 KiB frame's text
+ * and JSON would be three such strings per frame.
+ */
+const EVENT_MAX_BYTES = 32 * 1024;
 
 export interface RecordingStart {
   store: Store;
@@ -41,6 +55,10 @@ export class Recording {
   private truncated = false;
   private closed: Promise<void> | null = null;
   private failed = false;
+  /** Output comes as bytes cut anywhere; a character split between two chunks is written whole, with the second. */
+  private readonly decoder = new StringDecoder("utf8");
+  /** Set while a batch is held (the stream is corked). */
+  private batch: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly stream: WriteStream,
@@ -80,26 +98,55 @@ export class Recording {
     return Math.round((Date.now() - this.startedMs) * 1000) / 1e6;
   }
 
-  output(text: string): void {
+  output(data: Buffer): void {
     if (this.closed || this.failed || this.truncated) return;
     const max = this.opts.maxBytes ?? RECORDING_MAX_BYTES;
-    if (this.bytes + text.length > max) {
+    if (this.bytes + data.length > max) {
       this.truncated = true;
-      this.stream.write(JSON.stringify([this.at(), "m", `recording cut here: output over ${Math.round(max / 1048576)} MiB is not recorded`]) + "\n");
+      this.write(JSON.stringify([this.at(), "m", `recording cut here: output over ${Math.round(max / 1048576)} MiB is not recorded`]) + "\n");
       return;
     }
-    this.bytes += text.length;
-    this.stream.write(JSON.stringify([this.at(), "o", text]) + "\n");
+    this.bytes += data.length;
+    const at = this.at();
+    for (let from = 0; from < data.length; from += EVENT_MAX_BYTES) {
+      const text = this.decoder.write(data.subarray(from, from + EVENT_MAX_BYTES));
+      // The event as JSON.stringify([at, "o", text]) writes it, without building the array.
+      if (text) this.write(`[${at},"o",${JSON.stringify(text)}]\n`);
+    }
   }
 
   resize(cols: number, rows: number): void {
     if (this.closed || this.failed) return;
-    this.stream.write(JSON.stringify([this.at(), "r", `${cols}x${rows}`]) + "\n");
+    this.write(JSON.stringify([this.at(), "r", `${cols}x${rows}`]) + "\n");
   }
+
+  private write(line: string): void {
+    if (!this.batch) {
+      this.stream.cork();
+      this.batch = setTimeout(this.release, BATCH_MS);
+      this.batch.unref();
+    }
+    this.stream.write(line);
+    if (this.stream.writableLength >= BATCH_BYTES) this.release();
+  }
+
+  /** Writes the batch held (uncorks the stream). */
+  private readonly release = (): void => {
+    if (!this.batch) return;
+    clearTimeout(this.batch);
+    this.batch = null;
+    this.stream.uncork();
+  };
 
   /** Ends the file and records its size and end time. Safe to call twice. */
   close(): Promise<void> {
+    if (!this.closed && !this.failed && !this.truncated) {
+      // A character the output ended inside of (its last bytes never came).
+      const rest = this.decoder.end();
+      if (rest) this.write(`[${this.at()},"o",${JSON.stringify(rest)}]\n`);
+    }
     this.closed ??= (async () => {
+      this.release();
       await new Promise<void>((resolve) => this.stream.end(resolve));
       const now = this.opts.now ?? (() => new Date());
       await this.opts.store

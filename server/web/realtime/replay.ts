@@ -1,12 +1,12 @@
 /**
  * A terminal's recent output, addressed by byte offset (the protocol's sequence numbers): the last
- * `limit` bytes or a little less, since it is trimmed a whole chunk at a time, so a replay never
- * starts inside a chunk the PTY delivered (where a UTF-8 character or an escape sequence may begin).
+ * `limit` bytes or a little less, since it is trimmed a whole chunk (one frame's output) at a time, so
+ * a replay never starts inside a frame (where an escape sequence may have begun).
  *
  * @example
  * const buf = new ReplayBuffer(1024 * 1024);
  * buf.push(Buffer.from("$ ls\r\n"));   // -> 0, the chunk's offset
- * buf.slice(2);                        // { from: 2, chunks: [<"ls\r\n">] }
+ * buf.slice(2);                        // { from: 2, frames: [{ seq: 2, data: <"ls\r\n"> }] }
  */
 export class ReplayBuffer {
   private chunks: Array<{ seq: number; data: Buffer }> = [];
@@ -20,6 +20,23 @@ export class ReplayBuffer {
   /** Offset of the oldest byte still kept. */
   get start(): number {
     return this.chunks[this.head]?.seq ?? this.end;
+  }
+
+  /**
+   * Where a replay for a client that has had the output up to `since` begins. While that byte is kept,
+   * `since` itself: exactly what the client is missing, even inside a UTF-8 character (it has the
+   * character's first bytes). After a gap, the oldest byte kept; chunks are the PTY's bytes as read,
+   * so that may lie inside a UTF-8 character, whose remaining bytes (at most 3) are skipped rather
+   * than shown as a replacement character.
+   */
+  resumeAt(since: number): number {
+    const start = this.start;
+    if (since >= start) return Math.min(since, this.end);
+    const head = this.chunks[this.head];
+    if (!head) return this.end;
+    let skip = 0;
+    while (skip < 3 && skip < head.data.length && (head.data[skip]! & 0xc0) === 0x80) skip++;
+    return start + skip;
   }
 
   /** Appends a chunk; returns its offset. */
@@ -41,11 +58,11 @@ export class ReplayBuffer {
   }
 
   /**
-   * The bytes from `since` (clamped to what is kept) to the end, as at most `maxFrame`-byte frames
-   * each with its offset. `from` is where they start: later than `since` when that part is gone.
+   * The bytes from `since` to the end, as at most `maxFrame`-byte frames each with its offset. `from`
+   * is where they start: resumeAt(since), later than `since` when that part is gone.
    */
   slice(since: number, maxFrame = Number.MAX_SAFE_INTEGER): { from: number; frames: Array<{ seq: number; data: Buffer }> } {
-    const from = Math.min(Math.max(since, this.start), this.end);
+    const from = this.resumeAt(since);
     const frames: Array<{ seq: number; data: Buffer }> = [];
     let parts: Buffer[] = [];
     let partsLen = 0;

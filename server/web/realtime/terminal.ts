@@ -2,11 +2,12 @@
  * One web terminal: a shell's PTY, its recent output (replay buffer), its recording, and the one
  * connection attached to it (a `TerminalSink`). It knows nothing of socket.io; realtime.ts adapts.
  *
- * Output path: PTY data -> recording + replay buffer -> coalesced frames to the sink. After a quiet
+ * Output path: PTY bytes -> recording + replay buffer -> coalesced frames to the sink. After a quiet
  * moment the first output goes out at once (on the next turn of the event loop, so a burst read in
  * one go leaves as one frame): keystroke echo waits for nothing. Output that follows within
- * `coalesceMs` is held and sent as one frame when that time is up, or at once when `frameMaxBytes`
- * are waiting.
+ * `coalesceMs` of a frame is held and sent as one frame when that time is up, or at once when
+ * `frameMaxBytes` are waiting. No timer runs while nothing is waiting (50 terminals echoing
+ * keystrokes would otherwise wake the event loop for an empty window after every one).
  *
  * Flow control (wetty's flowcontrol.ts and xterm.js's flow-control guide, in byte offsets): `end`
  * is the offset after the last byte read from the PTY, `acked` what the attached client says its
@@ -57,11 +58,13 @@ export class Terminal {
   private sent = 0;
   private paused = false;
   private sink: TerminalSink | null = null;
-  /** PTY output not yet in the buffer (committed once per frame), and its length in characters. */
-  private pending: string[] = [];
+  /** PTY output not yet in the buffer (committed once per frame), and its length in bytes. */
+  private pending: Buffer[] = [];
   private pendingBytes = 0;
   private immediate: NodeJS.Immediate | null = null;
   private window: NodeJS.Timeout | null = null;
+  /** When the last frame went out (performance.now()); the next may leave `coalesceMs` later. */
+  private lastFrameAt = Number.NEGATIVE_INFINITY;
   private closeReason: string | null = null;
   private killTimer: NodeJS.Timeout | null = null;
   private readonly exited: Promise<void>;
@@ -81,7 +84,8 @@ export class Terminal {
     this.cols = size.cols;
     this.rows = size.rows;
     this.createdAt = now.toISOString();
-    pty.onData((text) => this.onData(text));
+    // A binary PTY (driver.openShell with `binary`) gives Buffers, though IPty types its data as strings.
+    pty.onData((data: string | Buffer) => this.onData(data));
     this.exited = new Promise((resolve) => {
       pty.onExit(({ exitCode, signal }) => {
         this.onExit(signal ? null : exitCode);
@@ -118,7 +122,7 @@ export class Terminal {
     if (this.sink && this.sink !== sink) this.sink.detached({ terminalId: this.id, reason: "attached from another window" });
     this.sink = sink;
     const want = Math.min(since, this.buffer.end);
-    const from = Math.max(want, this.buffer.start);
+    const from = this.buffer.resumeAt(want);
     this.sent = from;
     // What the client already has counts as processed: its window starts from there.
     this.acked = Math.max(this.acked, want);
@@ -142,6 +146,7 @@ export class Terminal {
       if (from > this.sent) this.sent = from;
       for (const f of frames) this.sink.output({ terminalId: this.id, seq: f.seq, data: f.data });
       this.sent = this.buffer.end;
+      this.lastFrameAt = performance.now();
     }
     if (this.exit && !this.immediate && !this.window) this.sink.exit({ terminalId: this.id, ...this.exit });
   }
@@ -197,11 +202,13 @@ export class Terminal {
     return this.exited;
   }
 
-  private onData(text: string): void {
-    this.pending.push(text);
-    // Characters, not bytes (a UTF-8 character is 1 to 4): close enough for the thresholds, and no
-    // second pass over the text; commit() counts the bytes exactly.
-    this.pendingBytes += text.length;
+  private onData(data: string | Buffer): void {
+    const chunk = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    // A frame is at most frameMaxBytes: what waits leaves before a read that would overflow it (a
+    // frame cut at the limit would leave a small remainder to go as a frame of its own).
+    if (this.pendingBytes && this.pendingBytes + chunk.length > this.tuning.frameMaxBytes) this.flush();
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
     if (!this.paused && this.buffer.end + this.pendingBytes - this.acked > this.tuning.highBytes) {
       this.paused = true;
       this.pty.pause();
@@ -214,11 +221,11 @@ export class Terminal {
   /** Moves what the PTY gave since the last time into the replay buffer and the recording, as one chunk. */
   private commit(): void {
     if (!this.pending.length) return;
-    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join("");
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    this.recording?.output(text);
-    this.buffer.push(Buffer.from(text, "utf8"));
+    this.recording?.output(data);
+    this.buffer.push(data);
   }
 
   private onExit(code: number | null): void {
@@ -232,23 +239,17 @@ export class Terminal {
   private schedule(): void {
     if (this.pendingBytes >= this.tuning.frameMaxBytes) return this.flush();
     if (this.immediate || this.window) return;
-    this.immediate = setImmediate(() => {
-      this.immediate = null;
-      this.flush();
-      this.openWindow();
-    });
+    const wait = this.lastFrameAt + this.tuning.coalesceMs - performance.now();
+    if (wait <= 0) this.immediate = setImmediate(this.sendNow);
+    else this.window = setTimeout(this.sendNow, wait);
   }
 
-  /** Holds output for `coalesceMs` after a frame; sends what came meanwhile, and holds again while output keeps coming. */
-  private openWindow(): void {
-    this.window = setTimeout(() => {
-      this.window = null;
-      if (this.pending.length || (this.sink && this.sent < this.buffer.end)) {
-        this.flush();
-        this.openWindow();
-      }
-    }, this.tuning.coalesceMs);
-  }
+  /** Sends what waits (the timer of schedule()). */
+  private readonly sendNow = (): void => {
+    this.immediate = null;
+    this.window = null;
+    this.flush();
+  };
 
   private maybeResume(): void {
     if (this.paused && !this.exit && this.buffer.end + this.pendingBytes - this.acked < this.tuning.lowBytes) {

@@ -20,7 +20,7 @@ import { DEFAULT_TUNING, Terminal, type TerminalTuning } from "./terminal.js";
 
 /** What terminals need of a driver: a PTY on a target (SimDriver.openShell). */
 export interface ShellDriver {
-  openShell(name: string, target: string, size: { cols: number; rows: number; term?: string }): IPty;
+  openShell(name: string, target: string, size: { cols: number; rows: number; term?: string }, opts?: { binary?: boolean }): IPty;
 }
 
 export interface TerminalsOptions {
@@ -103,7 +103,7 @@ export class Terminals {
       });
       let pty: IPty;
       try {
-        pty = this.deps.driver.openShell(sandbox, target, { ...size, term: "xterm-256color" });
+        pty = this.deps.driver.openShell(sandbox, target, { ...size, term: "xterm-256color" }, { binary: true });
       } catch (e) {
         await recording.close();
         throw e;

@@ -12,6 +12,7 @@ import { createLogger } from "../../../server/log.js";
 import { projectRoot } from "../../../server/paths.js";
 import type { SimDriver } from "../../../server/sandboxes/sim/driver.js";
 import type { LoginLimits } from "../../../server/web/context.js";
+import type { RealtimeOptions } from "../../../server/web/realtime.js";
 import { startServer, type RunningServer } from "../../../server/web/serve.js";
 import { cleanup, tempDataDir, testDriver } from "../../support/sandbox.js";
 
@@ -44,6 +45,8 @@ export interface TestServerOptions {
   /** Reuse a data directory (restart tests). */
   dataDir?: string;
   labsDir?: string;
+  /** socket.io options (attachRealtime), e.g. a shorter session re-check. */
+  realtime?: RealtimeOptions;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -74,6 +77,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     log: createLogger({ test: "web" }, { level: "error" }),
     ...(opts.loginLimits ? { loginLimits: opts.loginLimits } : {}),
     ...(opts.reapIntervalMs ? { reapIntervalMs: opts.reapIntervalMs } : {}),
+    ...(opts.realtime ? { realtime: opts.realtime } : {}),
   });
   return {
     ...server,

@@ -368,6 +368,21 @@ describe("sessions on sockets", { timeout: 60_000 }, () => {
     assert.equal(await gone, "io server disconnect");
     await assert.rejects(connect(s.url, t), /unauthenticated/, "the old cookie no longer connects");
   });
+
+  it("the periodic re-check disconnects sockets whose session ended and keeps the others", async () => {
+    const s = await server({ labs: ["small-ok"], realtime: { sessionCheckMs: 300 } });
+    const admin = await firstAdmin(s);
+    const users = await Promise.all([1, 2, 3].map((i) => invited(s, admin, "trainee", `check${i}@example.com`)));
+    const sockets = await Promise.all(users.map((u) => sock(s, u)));
+    const notices: string[] = [];
+    sockets[1]!.on("protocol:error", (e) => notices.push(`${e.event}:${e.code}`));
+    const gone = new Promise<string>((r) => sockets[1]!.once("disconnect", (reason) => r(reason)));
+    assert.equal((await users[1]!.post("/api/auth/logout")).status, 204);
+    assert.equal(await gone, "io server disconnect");
+    assert.deepEqual(notices, ["session:unauthenticated"]);
+    await sleep(700);
+    assert.ok(sockets[0]!.connected && sockets[2]!.connected, "the others stay through several re-checks");
+  });
 });
 
 describe("terminal input and idle reaping", { timeout: 120_000 }, () => {
