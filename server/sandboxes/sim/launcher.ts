@@ -9,9 +9,11 @@
  *
  * Protocol, over bash's stdin and stdout: the supervisor writes `<id> <bytes>\n<script>`, where the
  * script is one `exec ...` command line with its redirections (shell-quoted here, so nothing in it is
- * interpreted twice). bash runs it in the background and answers `pid <id> <pid>` once it runs, then
- * `exit <id> <status>` once it ended. Both are short lines, written atomically to the pipe, so jobs
- * that end together never interleave. Output to capture goes to files in `dir`, read on exit.
+ * interpreted twice). bash runs it in the background and answers `pid <id> <pid>` once it runs, then,
+ * for a short-lived job, `exit <id> <status>` once it ended (a subshell waits for it). Both are short
+ * lines, written atomically to the pipe, so jobs that end together never interleave. Output to capture
+ * goes to files in `dir`, read on exit. Long-lived jobs (agents, relays) get no waiting subshell; their
+ * end is seen in /proc.
  *
  * @example
  * ```ts
@@ -35,8 +37,11 @@ import type { Runner } from "../../sim/dataplane/execute.js";
  */
 const LAUNCHER_SCRIPT = [
   "export LC_ALL=C",
-  "while read -r id len && IFS= read -r -N \"$len\" cmd; do",
-  "  { eval \"$cmd\" & p=$!; echo \"pid $id $p\"; wait \"$p\"; echo \"exit $id $?\"; } &",
+  "while read -r id len mode && IFS= read -r -N \"$len\" cmd; do",
+  // A job whose end is reported: a subshell waits for it (a short-lived tool).
+  "  if [ \"$mode\" = w ]; then { eval \"$cmd\" & p=$!; echo \"pid $id $p\"; wait \"$p\"; echo \"exit $id $?\"; } &",
+  // A long-lived one: no waiting subshell (~0.2 MiB each, 30 per sandbox); bash reaps it when it ends.
+  "  else eval \"$cmd\" & echo \"pid $id $!\"; fi",
   "done",
 ].join("\n");
 
@@ -49,6 +54,11 @@ export interface StartOptions {
   stderrFile?: string;
   /** Extra descriptors opened for writing, e.g. `{ 3: "<file>" }` for bubblewrap's --info-fd. */
   writeFds?: Record<number, string>;
+  /**
+   * A process that runs until killed (an agent, a relay): its end is not reported by bash, and `exited`
+   * and `exitCode` learn of it only by looking (`running()`, `kill()`); `exitCode` is then -1.
+   */
+  longLived?: boolean;
 }
 
 /** One launched process. */
@@ -63,7 +73,7 @@ export class Job {
   #rejectPid!: (e: Error) => void;
   #resolveExit!: (code: number) => void;
 
-  constructor(readonly id: number, readonly argv: string[]) {
+  constructor(readonly id: number, readonly argv: string[], readonly longLived = false) {
     this.pid = new Promise((res, rej) => ((this.#resolvePid = res), (this.#rejectPid = rej)));
     this.exited = new Promise((res) => (this.#resolveExit = res));
     this.pid.catch(() => {});
@@ -87,6 +97,24 @@ export class Job {
     this.#resolveExit(code);
   }
 
+  /**
+   * Whether the process runs (true while it is being started). A long-lived job is looked up in
+   * /proc: gone, or a zombie waiting for bash to reap it, counts as ended.
+   */
+  running(): boolean {
+    if (this.exitCode !== null) return false;
+    if (!this.longLived || this.#pid === null) return true;
+    let stat = "";
+    try {
+      stat = readFileSync(`/proc/${this.#pid}/stat`, "utf8");
+    } catch {
+      // gone
+    }
+    if (stat && !/^\d+ \(.*\) Z/s.test(stat)) return true;
+    this.ended(-1);
+    return false;
+  }
+
   /** SIGKILLs the process and resolves once it has exited (at most 5 s). */
   async kill(): Promise<void> {
     if (this.exitCode !== null) return;
@@ -96,6 +124,11 @@ export class Job {
       process.kill(pid, "SIGKILL");
     } catch {
       /* already gone: the exit line is on its way */
+    }
+    const deadline = Date.now() + 5000;
+    if (this.longLived) {
+      while (this.running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      return;
     }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
@@ -123,7 +156,7 @@ export class Launcher {
 
   /** Starts argv in the background; see StartOptions for its descriptors. */
   start(argv: string[], opts: StartOptions = {}): Job {
-    const job = new Job(++this.#ids, argv);
+    const job = new Job(++this.#ids, argv, opts.longLived ?? false);
     if (this.#dead) {
       job.ended(127);
       return job;
@@ -137,7 +170,7 @@ export class Launcher {
     const script = `exec ${argv.map(shellQuote).join(" ")} ${redirs.join(" ")}`;
     this.#jobs.set(job.id, job);
     const bytes = Buffer.from(script);
-    this.#bash.stdin.write(Buffer.concat([Buffer.from(`${job.id} ${bytes.length}\n`), bytes]));
+    this.#bash.stdin.write(Buffer.concat([Buffer.from(`${job.id} ${bytes.length} ${job.longLived ? "d" : "w"}\n`), bytes]));
     return job;
   }
 
@@ -179,7 +212,10 @@ export class Launcher {
       this.#buf = this.#buf.slice(nl + 1);
       const job = m ? this.#jobs.get(Number(m[2])) : undefined;
       if (!m || !job) continue;
-      if (m[1] === "pid") job.started(Number(m[3]));
+      if (m[1] === "pid") {
+        job.started(Number(m[3]));
+        if (job.longLived) this.#jobs.delete(job.id);
+      }
       else {
         this.#jobs.delete(job.id);
         job.ended(Number(m[3]));

@@ -431,7 +431,7 @@ class Supervisor {
     }
     // socat connects to the workload's socket per connection, so it can bind the pod's port before the
     // workload listens; the pod counts as started only when both are up.
-    const children = relays.map((argv) => this.launcher.start(["nsenter", `--net=/run/netns/${pod.netns}`, "--", ...argv]));
+    const children = relays.map((argv) => this.launcher.start(["nsenter", `--net=/run/netns/${pod.netns}`, "--", ...argv], { longLived: true }));
     this.relays.push(...children);
     let workload: RunningWorkload;
     try {
@@ -520,7 +520,7 @@ class Supervisor {
     const args = bwrapArgs(this.targetRoot(plan, target, hostname), 3);
     // bubblewrap writes {"child-pid": N} to its --info-fd once the agent's namespaces exist.
     const info = path.join(this.launcher.dir, `agent-${++this.agentSeq}.json`);
-    const job = this.launcher.start(["nsenter", `--net=/run/netns/${netns}`, "--", "bwrap", ...args, "--", ...AGENT_INIT], { writeFds: { 3: info } });
+    const job = this.launcher.start(["nsenter", `--net=/run/netns/${netns}`, "--", "bwrap", ...args, "--", ...AGENT_INIT], { writeFds: { 3: info }, longLived: true });
     try {
       const pid = await untilChildPid(job, info, target);
       // bwrap reports the pid before it has assembled the root; the agent is usable once its init runs.
@@ -577,7 +577,7 @@ async function untilListening(child: Job, argv: string[]): Promise<void> {
   const port = `:${Number(m[2]).toString(16).toUpperCase().padStart(4, "0")} `;
   const deadline = Date.now() + 10_000;
   for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
-    if (child.exitCode !== null) throw new FaultlineError(`a workload relay (${argv.join(" ")}) exited with ${child.exitCode}`, "see supervisor.log in the sandbox folder");
+    if (!child.running()) throw new FaultlineError(`a workload relay (${argv.join(" ")}) exited`, "see supervisor.log in the sandbox folder");
     try {
       // local_address is the second column; a bound socket lists its port there.
       if (readFileSync(`/proc/${pid}/net/${table}`, "utf8").split("\n").some((l) => l.trim().split(/\s+/)[1]?.endsWith(port.trim()))) return;
@@ -601,7 +601,7 @@ async function untilChildPid(job: Job, info: string, target: string): Promise<nu
     }
     const m = /"child-pid"\s*:\s*(\d+)/.exec(text);
     if (m) return Number(m[1]);
-    if (job.exitCode !== null) throw new FaultlineError(`the shell agent for ${target} exited (${job.exitCode}) before it was ready`, "see supervisor.log in the sandbox folder");
+    if (!job.running()) throw new FaultlineError(`the shell agent for ${target} exited before it was ready`, "see supervisor.log in the sandbox folder");
     await new Promise((r) => setTimeout(r, delay));
   }
   throw new FaultlineError(`the shell agent for ${target} did not start within 60 s`, "the host is overloaded; start fewer sandboxes at once");

@@ -55,7 +55,7 @@ test("many jobs ending at once are all reported, each with its own status", asyn
   assert.deepEqual(codes, Array.from({ length: 60 }, (_, i) => i % 7));
 });
 
-test("a long-lived job has its own pid, extra descriptors, and dies on kill", async () => {
+test("a job has its own pid (exec all the way), extra descriptors, and dies on kill", async () => {
   const info = path.join(root, "info.json");
   const job = launcher.start(["sh", "-c", 'echo "{\\"child-pid\\": $$}" >&3; exec sleep 60'], { writeFds: { 3: info } });
   const pid = await job.pid;
@@ -68,6 +68,29 @@ test("a long-lived job has its own pid, extra descriptors, and dies on kill", as
   await job.kill();
   assert.equal(job.exitCode, 128 + 9);
   assert.equal(alive(pid), false);
+});
+
+test("a long-lived job has no waiting subshell; its end is seen in /proc, reaped by bash", async () => {
+  const job = launcher.start(["sleep", "60"], { longLived: true });
+  const pid = await job.pid;
+  assert.ok(job.running());
+  // Its parent is the launcher's bash itself, not a per-job subshell.
+  const ppid = Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+  assert.match(readFileSync(`/proc/${ppid}/cmdline`, "utf8"), /^bash\0--noprofile/);
+  await job.kill();
+  assert.equal(job.running(), false);
+  assert.equal(job.exitCode, -1);
+  // Reaped, not left a zombie.
+  for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(existsSync(`/proc/${pid}`), false);
+});
+
+test("a long-lived job that dies by itself is seen as ended", async () => {
+  const job = launcher.start(["sh", "-c", "exit 3"], { longLived: true });
+  await job.pid;
+  for (let i = 0; i < 200 && job.running(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(job.running(), false);
+  assert.equal(await job.exited, -1);
 });
 
 test("once the launcher is gone, new jobs fail at once and waiting ones are released", async () => {
