@@ -7,10 +7,8 @@ import { loadConfig, loadServeConfig, parseGlobalFlags, parseServeFlags, type Co
 import { FaultlineError, formatError } from "./errors.js";
 import { createLogger } from "./log.js";
 import { labArgs, listLabs, validateLabs } from "./labs/cli.js";
-import { formatLabTestReport, testLab } from "./labs/lab-test.js";
 import { SimDriver, type Phase } from "./sandboxes/sim/driver.js";
 import { formatVars } from "./sim/kubespray/evaluate.js";
-import { startServer } from "./web/serve.js";
 import { faultSpecSchema } from "./sim/faults/schema.js";
 import { parse as parseYaml } from "yaml";
 
@@ -177,6 +175,9 @@ async function lab(cfg: Config, args: string[]): Promise<number> {
       const ids = rest.filter((a) => a !== "--json" && a !== "--all");
       if (!rest.includes("--all") && ids.length === 0) usage("lab test needs lab ids or --all");
       const driver = new SimDriver(cfg.dataDir, createLogger({ component: "lab-test" }, { json: cfg.logJson }));
+      // Loaded here, not at the top: with the Kubernetes client it is ~1 s of module loading that every
+      // other command (`sandbox shell`, `--help`) would pay. The same for the web server below.
+      const { formatLabTestReport, testLab } = await import("./labs/lab-test.js");
       const reports = [];
       for (const dir of await labArgs(ids)) {
         const r = await testLab(dir, { driver, log: createLogger({ component: "lab-test" }), say: (l) => process.stderr.write(`lab test: ${l}\n`) });
@@ -234,6 +235,7 @@ async function main(argv: string[]): Promise<number> {
       const serveConfig = loadServeConfig(cfg, parseServeFlags(args));
       // The database password stays out of the environment every later child process inherits.
       delete process.env.DATABASE_URL;
+      const { startServer } = await import("./web/serve.js");
       const server = await startServer(serveConfig);
       process.stdout.write(`faultline: serving on ${server.url}${serveConfig.publicUrl !== server.url ? ` (public URL ${serveConfig.publicUrl})` : ""}; Ctrl-C stops\n`);
       await new Promise<void>((resolve) => {
