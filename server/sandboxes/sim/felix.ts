@@ -24,6 +24,8 @@ type ApiPod = KubeObject & { spec?: { serviceAccountName?: string; containers?: 
 
 export class Felix {
   readonly #rt: FelixRuntime;
+  /** rt.run, else spawnRunner. */
+  readonly #run: Runner;
   #policies: Informer | null = null;
   #namespaces: Informer | null = null;
   #pods: Informer | null = null;
@@ -37,6 +39,7 @@ export class Felix {
 
   constructor(rt: FelixRuntime) {
     this.#rt = rt;
+    this.#run = rt.run ?? spawnRunner;
   }
 
   async start(): Promise<void> {
@@ -94,11 +97,11 @@ export class Felix {
       if (this.#stopped) return;
       // The kernel's own state, not a remembered one: faults and rebuilds change tables behind our back.
       const current = Object.fromEntries(
-        await Promise.all(nodes.map(async (n) => [n.name, await (this.#rt.run ?? spawnRunner)(["nsenter", `--net=/run/netns/${n.netns}`, "--", "iptables-save", "-t", "filter"])] as const)),
+        await Promise.all(nodes.map(async (n) => [n.name, await this.#run(["nsenter", `--net=/run/netns/${n.netns}`, "--", "iptables-save", "-t", "filter"])] as const)),
       );
       const render = policies.length ? renderNetworkPolicies({ nodes, pods, namespaces, policies, current }) : renderPolicyRemoval(nodes, current);
       for (const w of render.warnings) this.#rt.log.warn("felix.policy_warning", { warning: w });
-      await executeOps(render.nodes.flatMap((n) => n.ops), this.#rt.run);
+      await executeOps(render.nodes.flatMap((n) => n.ops), this.#run);
       this.#programmed = policies.length > 0;
       this.#last = key;
     });

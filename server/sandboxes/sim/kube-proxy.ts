@@ -75,6 +75,8 @@ export function syncOps(plan: ClusterPlan, previous: PlanService[], services: Pl
 
 export class KubeProxy {
   readonly #rt: KubeProxyRuntime;
+  /** rt.run, else spawnRunner. */
+  readonly #run: Runner;
   #services: Informer | null = null;
   #endpoints: Informer | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -85,6 +87,7 @@ export class KubeProxy {
 
   constructor(rt: KubeProxyRuntime) {
     this.#rt = rt;
+    this.#run = rt.run ?? spawnRunner;
     this.#last = JSON.stringify(rt.plan.services.map((s) => [s.clusterIP, s.ports, s.endpoints]));
   }
 
@@ -129,7 +132,7 @@ export class KubeProxy {
     if (text === this.#last) return;
     await this.#rt.serial(async () => {
       if (this.#stopped) return;
-      await executeOps(syncOps(this.#rt.plan, this.#rt.plan.services, services), this.#rt.run ?? spawnRunner);
+      await executeOps(syncOps(this.#rt.plan, this.#rt.plan.services, services), this.#run);
       this.#rt.plan.services = services;
       this.#last = text;
     });

@@ -80,6 +80,8 @@ const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 
 export class Kubelet {
   readonly #rt: KubeletRuntime;
+  /** rt.run, else spawnRunner. */
+  readonly #run: Runner;
   readonly #running = new Map<string, Running>();
   /** Per-pod chains of work, so a pod's set-up and tear-down never interleave. */
   readonly #chains = new Map<string, Promise<void>>();
@@ -96,6 +98,7 @@ export class Kubelet {
 
   constructor(rt: KubeletRuntime) {
     this.#rt = rt;
+    this.#run = rt.run ?? spawnRunner;
     this.#seedPods = [...rt.plan.pods];
     this.#seedBlocks = rt.plan.blocks;
   }
@@ -187,8 +190,8 @@ export class Kubelet {
           return e as Error;
         }
         net = { ...net, address: a.address, borrowed: a.borrowed, netns: podNetnsName(namespace, name), hostIface: caliIfaceName(namespace, name) };
-        await (this.#rt.run ?? spawnRunner)(["ip", "netns", "add", net.netns]);
-        await executePhases(renderPodAttach(net, node), this.#rt.run);
+        await this.#run(["ip", "netns", "add", net.netns]);
+        await executePhases(renderPodAttach(net, node), this.#run);
         rt.plan.pods.push(net);
         await this.#syncRoutes();
         return net;
@@ -299,7 +302,7 @@ export class Kubelet {
     await this.#rt.serial(async () => {
       if (this.#stopped) return;
       // Deleting the namespace takes the veth (both ends) and with it the node's /32 route to the pod.
-      await (this.#rt.run ?? spawnRunner)(["ip", "netns", "delete", net.netns]).catch(() => {});
+      await this.#run(["ip", "netns", "delete", net.netns]).catch(() => {});
       this.#rt.ipam.release(net.address);
       const plan = this.#rt.plan;
       plan.pods = plan.pods.filter((p) => !(p.namespace === net.namespace && p.name === net.name));
@@ -322,7 +325,7 @@ export class Kubelet {
     }
     plan.ipam = ipam.toJSON();
     plan.blocks = planBlocks(ipam);
-    if (ops.length) await executeOps(ops, this.#rt.run ?? spawnRunner, 4, { force: true });
+    if (ops.length) await executeOps(ops, this.#run, 4, { force: true });
     this.#calicoDirty = true;
     queueMicrotask(() => void this.#syncCalicoObjects());
   }

@@ -140,6 +140,8 @@ export class Launcher {
   readonly #bash: ChildProcessByStdio<Writable, Readable, null>;
   readonly #jobs = new Map<number, Job>();
   #ids = 0;
+  /** Names the files of each `run`. */
+  #runs = 0;
   #buf = "";
   #dead: Error | null = null;
 
@@ -177,7 +179,7 @@ export class Launcher {
   /** A Runner (see dataplane/execute.ts): resolves with stdout, rejects with the tool's own stderr. */
   readonly run: Runner = async (argv, input) => {
     if (this.#dead) throw new FaultlineError(`${argv.join(" ")} was not started: ${this.#dead.message}`);
-    const stem = path.join(this.dir, String(this.#ids + 1));
+    const stem = path.join(this.dir, `run-${++this.#runs}`);
     const files = { in: `${stem}.in`, out: `${stem}.out`, err: `${stem}.err` };
     writeFileSync(files.in, input ?? "");
     const job = this.start(argv, { stdinFile: files.in, stdoutFile: files.out, stderrFile: files.err });

@@ -539,7 +539,7 @@ class Supervisor {
     const problems = checkFaults([spec], topologyOf(this.plan));
     if (problems.length) throw new FaultlineError(problems.map((p) => p.message).join("; "), problems[0]?.hint);
     if (findFaultKind(spec.kind).stage === "inventory") await injectInventoryFaults([spec], this.spec.inventoryDir);
-    else await executeOps(dataplaneOps([spec], this.plan));
+    else await executeOps(dataplaneOps([spec], this.plan), this.launcher.run);
     this.faults.push(spec);
     writeFileAtomic(this.paths.faults, JSON.stringify(this.faults, null, 2));
   }
@@ -548,7 +548,7 @@ class Supervisor {
     const spec = this.faults[index];
     if (!spec) throw new FaultlineError(`no fault #${index}; there are ${this.faults.length}`, "list them with `faultline sandbox faults <name>`");
     if (findFaultKind(spec.kind).stage === "inventory") await revertInventoryFault(spec, this.spec.inventoryDir);
-    else if (this.plan) await executeOps(revertOps(spec, this.plan));
+    else if (this.plan) await executeOps(revertOps(spec, this.plan), this.launcher.run);
     this.faults.splice(index, 1);
     writeFileAtomic(this.paths.faults, JSON.stringify(this.faults, null, 2));
     return spec;
@@ -574,25 +574,22 @@ async function untilListening(child: Job, argv: string[]): Promise<void> {
   if (!m) return;
   const pid = await child.pid;
   const table = m[1] === "TCP" ? "tcp" : "udp";
-  const port = `:${Number(m[2]).toString(16).toUpperCase().padStart(4, "0")} `;
-  const deadline = Date.now() + 10_000;
-  for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+  const port = `:${Number(m[2]).toString(16).toUpperCase().padStart(4, "0")}`;
+  await pollUntil(10_000, () => {
     if (!child.running()) throw new FaultlineError(`a workload relay (${argv.join(" ")}) exited`, "see supervisor.log in the sandbox folder");
     try {
       // local_address is the second column; a bound socket lists its port there.
-      if (readFileSync(`/proc/${pid}/net/${table}`, "utf8").split("\n").some((l) => l.trim().split(/\s+/)[1]?.endsWith(port.trim()))) return;
+      if (readFileSync(`/proc/${pid}/net/${table}`, "utf8").split("\n").some((l) => l.trim().split(/\s+/)[1]?.endsWith(port))) return true;
     } catch {
-      // not exec'd yet, or gone: the loop decides
+      // not exec'd yet, or gone: the next round decides
     }
-    await new Promise((r) => setTimeout(r, delay));
-  }
-  throw new FaultlineError(`a workload relay did not bind ${m[1]} port ${m[2]} within 10 s`, "the host is overloaded; start fewer sandboxes at once");
+    return undefined;
+  }, () => new FaultlineError(`a workload relay did not bind ${m[1]} port ${m[2]} within 10 s`, "the host is overloaded; start fewer sandboxes at once"));
 }
 
 /** The pid bubblewrap reports in `info` for its child, polled (the launcher's jobs have no pipes to us). */
-async function untilChildPid(job: Job, info: string, target: string): Promise<number> {
-  const deadline = Date.now() + 60_000;
-  for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+function untilChildPid(job: Job, info: string, target: string): Promise<number> {
+  return pollUntil(60_000, () => {
     let text = "";
     try {
       text = readFileSync(info, "utf8");
@@ -602,25 +599,36 @@ async function untilChildPid(job: Job, info: string, target: string): Promise<nu
     const m = /"child-pid"\s*:\s*(\d+)/.exec(text);
     if (m) return Number(m[1]);
     if (!job.running()) throw new FaultlineError(`the shell agent for ${target} exited before it was ready`, "see supervisor.log in the sandbox folder");
-    await new Promise((r) => setTimeout(r, delay));
-  }
-  throw new FaultlineError(`the shell agent for ${target} did not start within 60 s`, "the host is overloaded; start fewer sandboxes at once");
+    return undefined;
+  }, () => new FaultlineError(`the shell agent for ${target} did not start within 60 s`, "the host is overloaded; start fewer sandboxes at once"));
 }
 
 /** Waits until `pid` runs the agent init (it has exec'd, so bubblewrap finished its mounts). */
 async function untilInit(pid: number): Promise<void> {
-  // A clock deadline, generous because dozens of sandboxes may start at once on two cores; polling backs
-  // off so a thousand waiting agents do not add load of their own.
-  const deadline = Date.now() + 60_000;
-  for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+  await pollUntil(60_000, () => {
+    let cmdline: string;
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith(AGENT_INIT[0]!)) return;
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     } catch {
       throw new FaultlineError(`agent ${pid} exited during start-up`, "see supervisor.log in the sandbox folder");
     }
+    return cmdline.startsWith(AGENT_INIT[0]!) ? true : undefined;
+  }, () => new FaultlineError(`agent ${pid} did not start within 60 s`, "the host is overloaded; start fewer sandboxes at once"));
+}
+
+/**
+ * Calls `probe` until it returns a value, backing off from 1 to 50 ms between calls so that a thousand
+ * waiting agents add no load of their own; `probe` throws to give up. The limit is a clock deadline,
+ * generous because dozens of sandboxes may start at once on two cores; past it, `timedOut()` is thrown.
+ */
+async function pollUntil<T>(limitMs: number, probe: () => T | undefined, timedOut: () => Error): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (let delay = 1; Date.now() < deadline; delay = Math.min(delay * 2, 50)) {
+    const value = probe();
+    if (value !== undefined) return value;
     await new Promise((r) => setTimeout(r, delay));
   }
-  throw new FaultlineError(`agent ${pid} did not start within 60 s`, "the host is overloaded; start fewer sandboxes at once");
+  throw timedOut();
 }
 
 /** The CNI config kubespray's Calico role writes, so `cat /etc/cni/net.d/*` on a node looks familiar. */
