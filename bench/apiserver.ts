@@ -10,7 +10,7 @@
  *     ConfigMaps created one at a time; per event, the time until the last watcher has its ADDED event.
  *     Every watcher must get every event once and in order, and close cleanly (a failed check is a bug
  *     and makes the benchmark exit 1).
- *  3. Memory of the API server process (its cmdline holds `sandbox/apiserver.mjs`, the bundled API server): RSS, PSS and private
+ *  3. Memory of the API server process (its cmdline holds `sandbox/apiserver.blob` or `.cjs`, the bundled API server): RSS, PSS and private
  *     memory from /proc/<pid>/smaps_rollup, idle after ready, after the get-pods rounds, with the
  *     watchers open, and after they closed.
  */
@@ -90,8 +90,8 @@ type Meta = { uidBase: number; unsharePid: number };
 
 /** The API server's pid among the sandbox's processes (nsenter execs node, so it is one process). */
 function apiServerPid(meta: Meta, procs: ProcInfo[] = scanProcesses()): number {
-  const hit = sandboxProcesses(meta, procs).find((p) => p.cmdline.includes("sandbox/apiserver.mjs") && p.name !== "nsenter");
-  if (!hit) throw new Error("no process with sandbox/apiserver.mjs in its command line among the sandbox's processes");
+  const hit = sandboxProcesses(meta, procs).find((p) => /sandbox\/apiserver\.(blob|cjs)\b/.test(p.cmdline) && p.name !== "nsenter");
+  if (!hit) throw new Error("no process with sandbox/apiserver.blob or .cjs in its command line among the sandbox's processes");
   return hit.pid;
 }
 

@@ -425,7 +425,7 @@ function apiSection(a: ApiResult): string[] {
     out.push(`     closing: ${c.closed}/${w.watchers} closed in ${ms(c.ms)}; API server fds ${c.apiServerFds.before} before, ${c.apiServerFds.open} with the watchers, ${c.apiServerFds.after} after; relay socat processes ${c.relays.before} / ${c.relays.open} / ${c.relays.after}`);
   }
   if (a.memory.length) {
-    out.push(`   memory of the API server process (pid ${a.memory[0]!.pid}, node dist/sandbox/apiserver.mjs), /proc/<pid>/smaps_rollup:`);
+    out.push(`   memory of the API server process (pid ${a.memory[0]!.pid}, the bundled API server), /proc/<pid>/smaps_rollup:`);
     out.push(table([["", "PSS", "RSS", "private", "fds"], ...a.memory.map((x) => [x.when, mib(x.pssKb), mib(x.rssKb), mib(x.privateKb), String(x.fds)])], "     "));
     out.push("     private = pages no other process maps (what ending it would free); PSS adds its share of the node binary and libraries.");
   }

@@ -17,10 +17,17 @@ export function createLogger(
   base: Record<string, unknown> = {},
   opts: { json?: boolean; level?: Level; write?: (line: string) => void } = {},
 ): Logger {
-  const json = opts.json ?? process.env.FAULTLINE_LOG === "json";
-  const min = order[opts.level ?? ((process.env.FAULTLINE_LOG_LEVEL as Level | undefined) ?? "info")] ?? 20;
+  // The environment is read at the first line logged, not here: the sandbox programs create their
+  // loggers while their startup snapshot is built (scripts/bundle-sandbox.mjs), with the build's environment.
+  let resolved: { json: boolean; min: number } | null = null;
+  const settings = () =>
+    (resolved ??= {
+      json: opts.json ?? process.env.FAULTLINE_LOG === "json",
+      min: order[opts.level ?? ((process.env.FAULTLINE_LOG_LEVEL as Level | undefined) ?? "info")] ?? 20,
+    });
   const write = opts.write ?? ((line: string) => process.stderr.write(line + "\n"));
   const emit = (level: Level, event: string, ctx: Record<string, unknown> = {}) => {
+    const { json, min } = settings();
     if (order[level] < min) return;
     const all = { ...base, ...ctx };
     if (json) {

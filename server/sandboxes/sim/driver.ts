@@ -139,7 +139,7 @@ export class SimDriver {
         manifests: lab.manifests,
         box: p.box,
         etcBase: await this.etcBaseOnce(),
-        apiserverProgram: programs.apiserver,
+        apiserverArgs: programs.apiserver,
       };
       await fsp.writeFile(p.spec, JSON.stringify(spec, null, 2));
       await fsp.lchown(p.spec, uidBase, uidBase);
@@ -158,7 +158,7 @@ export class SimDriver {
           "--setuid", "0", "--setgid", "0",
           "--user", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--mount-proc", "--kill-child=SIGKILL",
           "prlimit", `--nproc=${NPROC_LIMIT}`, "--",
-          "tini", "-s", "--", process.execPath, programs.supervisor, p.spec,
+          "tini", "-s", "--", process.execPath, ...programs.supervisor, p.spec,
         ],
         { detached: true, stdio: ["ignore", logFd, logFd, "pipe"], env: { PATH: sandboxEnv().PATH, LANG: "C.UTF-8", FAULTLINE_LOG: "json" } },
       );

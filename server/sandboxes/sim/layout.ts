@@ -61,8 +61,8 @@ export const supervisorSpecSchema = z.object({
   box: z.string(),
   /** The shared, read-only /etc of all sandboxes of this data directory (rootfs.ts ensureEtcBase). */
   etcBase: z.string(),
-  /** The bundled API server program the supervisor starts with Node.js (programs.ts). */
-  apiserverProgram: z.string(),
+  /** The arguments of Node.js that start the bundled API server, before its own (programs.ts). */
+  apiserverArgs: z.array(z.string()).min(1),
 });
 export type SupervisorSpec = z.infer<typeof supervisorSpecSchema>;
 

@@ -5,8 +5,8 @@
  * rebuilds and fault changes. Killing it (or tini) ends the pid namespace, and with it every process,
  * mount and network namespace of the sandbox: the kernel does the teardown.
  *
- * Usage (by the sim driver only): node dist/sandbox/supervisor.mjs <box>/spec.json, the bundle of this
- * module that `npm run build` makes (programs.ts).
+ * Usage (by the sim driver only): node dist/sandbox/supervisor.cjs <box>/spec.json, the bundle of this
+ * module that `npm run build` makes, or its startup snapshot (programs.ts).
  */
 import { spawn, spawnSync, type ChildProcess, type ChildProcessByStdio } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
@@ -44,18 +44,19 @@ import { workloadFor } from "../../sim/workloads/select.js";
 import type { RunningWorkload } from "../../sim/workloads/types.js";
 import { boxPaths, type BoxPaths } from "./box.js";
 import { supervisorSpecSchema, type SupervisorEvent, type SupervisorSpec } from "./layout.js";
+import { runSandboxProgram } from "./program-main.js";
 
 const log = createLogger({ component: "supervisor" }, { json: true });
-const t0 = Date.now();
+/** Milliseconds since this process started (its events' `ms`), its start-up included. */
+const sinceStart = () => Math.round(Date.now() - performance.timeOrigin);
 
-/** Progress channel to the host; closed once ready, after which the host may be gone. */
-let progress: NodeJS.WritableStream | null = createWriteStream("", { fd: 3 });
-progress.on("error", () => (progress = null));
+/** Progress channel to the host, opened by main; closed once ready, after which the host may be gone. */
+let progress: NodeJS.WritableStream | null = null;
 function emit(ev: SupervisorEvent): void {
   log.info("supervisor.event", ev);
   progress?.write(JSON.stringify(ev) + "\n");
 }
-const phase = (name: string, detail?: string) => emit({ type: "phase", phase: name, ...(detail ? { detail } : {}), ms: Date.now() - t0 });
+const phase = (name: string, detail?: string) => emit({ type: "phase", phase: name, ...(detail ? { detail } : {}), ms: sinceStart() });
 
 interface Agent { target: string; job: Job; pid: number }
 
@@ -139,22 +140,26 @@ class Supervisor {
 
     if (!early) await this.teardown();
     report("network", `${plan.nodes.length} nodes, ${plan.pods.length} pods`);
+    // Where the build's time goes, in ms since the process started: logged once it is ready.
+    const timings: Record<string, number> = { network: sinceStart() };
+    const mark = <T>(name: string, p: Promise<T>): Promise<T> => p.then((v) => ((timings[name] = sinceStart()), v));
     const prov = renderProvisioning(plan);
     const made = early ? [early.netns] : [];
-    await this.launcher.run(["ip", "-batch", "-"], prov.netns.filter((n) => !made.includes(n)).map((n) => `netns add ${n}`).join("\n") + "\n");
+    await mark("netns", this.launcher.run(["ip", "-batch", "-"], prov.netns.filter((n) => !made.includes(n)).map((n) => `netns add ${n}`).join("\n") + "\n"));
     const api = earlyApi ?? this.startApiServer(plan);
     api.ready.catch(() => {});
     // Phases 1 and 2 (render.ts) wire the namespaces and give every node its address: the API server can
     // listen on the control plane's from then on. They go first, being its critical path.
-    await executePhases(prov.phases.slice(0, 2), this.launcher.run);
+    await mark("addresses", executePhases(prov.phases.slice(0, 2), this.launcher.run));
     api.listen();
     // The node and pod shells and the workloads' socats need nothing but their namespaces: they start
     // while phase 3 writes kube-proxy's Service rules and the API server finishes its start-up.
-    const shells = this.startAgents(plan);
-    const workloads = this.startWorkloads(plan, api.ready);
+    const shells = mark("shells", this.startAgents(plan));
+    const workloads = mark("workloads", this.startWorkloads(plan, api.ready));
+    void mark("apiserver", api.ready).catch(() => {});
     shells.catch(() => {});
     workloads.catch(() => {});
-    await executePhases(prov.phases.slice(2), this.launcher.run);
+    await mark("services", executePhases(prov.phases.slice(2), this.launcher.run));
     this.plan = plan;
 
     const ops = dataplaneOps(this.faults, plan);
@@ -166,6 +171,7 @@ class Supervisor {
 
     report("agents", "waiting for the API server, the node and pod shells and the workloads");
     await Promise.all([api.ready, workloads, shells]);
+    log.info("supervisor.build_timings", { generation: this.generation + 1, ms: timings });
     this.installKubeconfigs(plan);
     this.generation++;
     this.readyAt = new Date().toISOString();
@@ -326,7 +332,7 @@ class Supervisor {
   }
 
   private spawnApiServer(netns: string): ApiProcess {
-    const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, this.spec.apiserverProgram, this.spec.box], {
+    const child = spawn("nsenter", [`--net=/run/netns/${netns}`, "--", process.execPath, ...this.spec.apiserverArgs, this.spec.box], {
       stdio: ["pipe", "pipe", "inherit"],
     });
     child.stdin.on("error", () => {});
@@ -751,9 +757,12 @@ function relayApiServer(sup: Supervisor, sockPath: string): Server {
   return server;
 }
 
-async function main(): Promise<void> {
-  const specFile = process.argv[2];
-  if (!specFile) throw new FaultlineError("usage: supervisor.js <spec.json>");
+async function main(args: string[]): Promise<void> {
+  const stream = createWriteStream("", { fd: 3 });
+  stream.on("error", () => (progress = null));
+  progress = stream;
+  const specFile = args[0];
+  if (!specFile) throw new FaultlineError("usage: supervisor <spec.json>");
   const spec = supervisorSpecSchema.parse(JSON.parse(readFileSync(specFile, "utf8")));
   // /run/netns holds the named network namespaces; a tmpfs keeps them private to this mount namespace.
   await spawnRunner(["mount", "-t", "tmpfs", "-o", "mode=0755", "none", "/run"]);
@@ -765,16 +774,16 @@ async function main(): Promise<void> {
   serve(sup, sup.paths.traineeSock, true);
   relayApiServer(sup, sup.paths.apiserverSock);
   await sup.serial(() => sup.build(phase));
-  emit({ type: "ready", generation: sup.generation, ms: Date.now() - t0 });
+  emit({ type: "ready", generation: sup.generation, ms: sinceStart() });
   progress?.end();
   progress = null;
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => process.exit(0));
 }
 
-main().catch((e: unknown) => {
+runSandboxProgram((args) => void main(args).catch((e: unknown) => {
   emit({ type: "error", message: e instanceof FaultlineError ? e.message : formatError(e), ...(e instanceof FaultlineError && e.hint ? { hint: e.hint } : {}) });
   log.error("supervisor.failed", { error: formatError(e) });
   process.exitCode = 1;
   // Exiting ends the pid namespace: the kernel removes whatever was half built.
   setTimeout(() => process.exit(1), 50);
-});
+}));

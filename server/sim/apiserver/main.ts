@@ -3,8 +3,8 @@
  * node's network namespace (like kube-apiserver on a kubeadm/kubespray master): it listens on
  * <cp address>:6443, and its own outbound calls (admission webhooks) cross the simulated network.
  *
- * Usage (by the supervisor only): node dist/sandbox/apiserver.mjs <box>, the bundle of this module that
- * `npm run build` makes (server/sandboxes/sim/programs.ts).
+ * Usage (by the supervisor only): node dist/sandbox/apiserver.cjs <box>, the bundle of this module that
+ * `npm run build` makes, or its startup snapshot (server/sandboxes/sim/programs.ts).
  * Starts before the plan exists (loading its code is most of its start-up), reads the plan on a line
  * `plan` on stdin, and while the supervisor programs the network makes its certificates, seeds its
  * store, starts its controllers and writes <box>/kubernetes/<cp>/admin.conf; then waits for a line
@@ -23,25 +23,29 @@ import { boxPaths, type BoxPaths } from "../../sandboxes/sim/box.js";
 import type { KObject } from "./objects.js";
 import { metallbWebhookObjects } from "../workloads/metallb-objects.js";
 import { workloadFor } from "../workloads/select.js";
+import { runSandboxProgram } from "../../sandboxes/sim/program-main.js";
 
 /**
  * The supervisor's lines on stdin: `plan` once plan.json and vars.json exist, `listen` once the control
- * plane's address is up. The process exits when the supervisor closes stdin first.
+ * plane's address is up. The process exits when the supervisor closes stdin first. Read from main on
+ * (module level runs when the startup snapshot is built: program-main.ts).
  */
 const lines: string[] = [];
 const waiting: Array<{ word: string; resolve: () => void }> = [];
-let stdinBuf = "";
-process.stdin.on("data", (d: Buffer) => {
-  stdinBuf += d.toString();
-  for (let nl = stdinBuf.indexOf("\n"); nl >= 0; nl = stdinBuf.indexOf("\n")) {
-    lines.push(stdinBuf.slice(0, nl).trim());
-    stdinBuf = stdinBuf.slice(nl + 1);
-  }
-  for (const w of [...waiting]) if (lines.includes(w.word)) (waiting.splice(waiting.indexOf(w), 1), w.resolve());
-});
-process.stdin.on("end", () => {
-  if (waiting.length) process.exit(0);
-});
+function readSupervisorLines(): void {
+  let stdinBuf = "";
+  process.stdin.on("data", (d: Buffer) => {
+    stdinBuf += d.toString();
+    for (let nl = stdinBuf.indexOf("\n"); nl >= 0; nl = stdinBuf.indexOf("\n")) {
+      lines.push(stdinBuf.slice(0, nl).trim());
+      stdinBuf = stdinBuf.slice(nl + 1);
+    }
+    for (const w of [...waiting]) if (lines.includes(w.word)) (waiting.splice(waiting.indexOf(w), 1), w.resolve());
+  });
+  process.stdin.on("end", () => {
+    if (waiting.length) process.exit(0);
+  });
+}
 function untilLine(word: string): Promise<void> {
   if (lines.includes(word)) return Promise.resolve();
   return new Promise((resolve) => waiting.push({ word, resolve }));
@@ -85,11 +89,16 @@ function writeStaticManifests(pods: KObject[], node: string, dir: string): void 
   }
 }
 
-async function main(): Promise<void> {
-  const box = process.argv[2];
-  if (!box) throw new FaultlineError("usage: main.js <box>");
+async function main(args: string[]): Promise<void> {
+  // Where its start-up goes, in ms since the process started: logged once it listens.
+  const since = () => Math.round(Date.now() - performance.timeOrigin);
+  const startup: Record<string, number> = { main: since() };
+  readSupervisorLines();
+  const box = args[0];
+  if (!box) throw new FaultlineError("usage: apiserver <box>");
   const paths = boxPaths(box);
   await untilLine("plan");
+  startup.plan = since();
   const plan = JSON.parse(readFileSync(paths.plan, "utf8")) as ClusterPlan;
   const vars = JSON.parse(readFileSync(paths.vars, "utf8")) as InventoryEvaluation;
   const cp = plan.nodes.find((n) => n.role === "control-plane");
@@ -116,14 +125,19 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   writeStaticManifests(prepared.store.list("pods", { namespace: "kube-system" }).items, cp.name, path.join(dir, "manifests"));
   writeFileSync(path.join(dir, "admin.conf"), prepared.kubeconfig(`https://${cp.address}:6443`), { mode: 0o600 });
+  startup.prepared = since();
   await untilLine("listen");
+  startup.listen = since();
   const api = await prepared.listen();
+  log.info("apiserver.startup", { ms: { ...startup, listening: since() } });
   process.stdout.write(JSON.stringify({ ready: true, port: api.port }) + "\n");
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => void api.close().then(() => process.exit(0)));
 }
 
-main().catch((e: unknown) => {
-  log.error("apiserver.failed", { error: formatError(e) });
-  process.stdout.write(JSON.stringify({ ready: false, error: e instanceof Error ? e.message : String(e) }) + "\n");
-  process.exit(1);
-});
+runSandboxProgram((args) =>
+  void main(args).catch((e: unknown) => {
+    log.error("apiserver.failed", { error: formatError(e) });
+    process.stdout.write(JSON.stringify({ ready: false, error: e instanceof Error ? e.message : String(e) }) + "\n");
+    process.exit(1);
+  }),
+);

@@ -4,11 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { distRoot } from "../../../server/paths.js";
 import { FaultlineError } from "../../../server/errors.js";
+import { createLogger } from "../../../server/log.js";
 import { SimDriver } from "../../../server/sandboxes/sim/driver.js";
 import { sandboxPrograms } from "../../../server/sandboxes/sim/programs.js";
 import { cleanup, eventually, fixtureLab, processesInRange, tempDataDir, testDriver, uniqueName } from "../../support/sandbox.js";
@@ -43,15 +44,43 @@ describe("sandbox lifecycle", { timeout: 120_000 }, () => {
     );
     const meta = driver.meta(name);
     assert.ok(processesInRange(meta.uidBase).length >= 4);
-    // The supervisor and the API server are Node.js running the bundles of `npm run build`.
+    // The supervisor and the API server are Node.js started from the snapshots `npm run build` made
+    // with this same Node.js.
     const programs = sandboxPrograms();
+    assert.deepEqual([programs.supervisor[0], programs.apiserver[0]], ["--snapshot-blob", "--snapshot-blob"]);
     const node = commandLines(meta.uidBase).filter((argv) => argv[0] === process.execPath);
-    assert.deepEqual(node.map((argv) => argv[1]).sort(), [programs.apiserver, programs.supervisor].sort(), JSON.stringify(node));
-    assert.deepEqual(node.find((argv) => argv[1] === programs.supervisor)?.slice(2), [driver.paths(name).spec]);
+    assert.deepEqual(
+      node.map((argv) => argv.slice(1)).sort(),
+      [[...programs.apiserver, driver.paths(name).box], [...programs.supervisor, driver.paths(name).spec]].sort(),
+      JSON.stringify(node),
+    );
     await driver.down(name);
     assert.deepEqual(await eventually(() => processesInRange(meta.uidBase), (p) => p.length === 0), []);
     assert.equal(existsSync(driver.paths(name).root), false);
     assert.deepEqual(slotsUsed(), []);
+  });
+
+  it("starts from the bundles themselves where the snapshots cannot be used", async () => {
+    // A copy of dist/sandbox beside it: its manifest names the folder the snapshots were made in, so
+    // the driver must start the .cjs files (still inside dist/, where they find node_modules).
+    const copy = path.join(distRoot, `sandbox-copy-${process.pid}`);
+    cpSync(path.join(distRoot, "sandbox"), copy, { recursive: true, preserveTimestamps: true });
+    const other = new SimDriver(driver.dataDir, createLogger({ test: true }, { level: "warn" }), { programsDir: copy });
+    const name = uniqueName("cjs");
+    try {
+      await other.up({ lab: fixtureLab("small-ok"), name });
+      const node = commandLines(other.meta(name).uidBase).filter((argv) => argv[0] === process.execPath);
+      assert.deepEqual(
+        node.map((argv) => argv.slice(1)).sort(),
+        [[path.join(copy, "apiserver.cjs"), other.paths(name).box], [path.join(copy, "supervisor.cjs"), other.paths(name).spec]].sort(),
+        JSON.stringify(node),
+      );
+      const ready = JSON.parse(readFileSync(other.paths(name).ready, "utf8")) as { agents?: Record<string, number> };
+      assert.ok(Object.keys(ready.agents ?? {}).length > 0, "ready.json lists the agents");
+    } finally {
+      await other.down(name).catch(() => {});
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 
   it("outlives the CLI that created it (like kind), and the CLI can enter it afterwards", () => {
