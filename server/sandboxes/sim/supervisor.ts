@@ -757,6 +757,22 @@ function relayApiServer(sup: Supervisor, sockPath: string): Server {
   return server;
 }
 
+/**
+ * Gives every network namespace made from now on (nodes, pods) its own small TCP socket hash table.
+ * By default all namespaces share the host's, sized by its memory (hundreds of thousands of buckets),
+ * and /proc/net/tcp (read to see a relay listen, and by `ss` and `netstat` in a trainee's shell) walks
+ * all of it: 5.5 ms per read on the 24 GiB build machine, 0.1 ms with 1024 buckets of its own. A
+ * sandbox's namespaces hold a few dozen sockets. The sysctl belongs to the sandbox's own network
+ * namespace (Linux 6.1+); where it is missing, the shared table only costs time.
+ */
+function privateTcpHashes(): void {
+  try {
+    writeFileSync("/proc/sys/net/ipv4/tcp_child_ehash_entries", "1024");
+  } catch (e) {
+    log.debug("supervisor.tcp_child_ehash_unavailable", { error: formatError(e) });
+  }
+}
+
 async function main(args: string[]): Promise<void> {
   const stream = createWriteStream("", { fd: 3 });
   stream.on("error", () => (progress = null));
@@ -767,6 +783,7 @@ async function main(args: string[]): Promise<void> {
   // /run/netns holds the named network namespaces; a tmpfs keeps them private to this mount namespace.
   await spawnRunner(["mount", "-t", "tmpfs", "-o", "mode=0755", "none", "/run"]);
   mkdirSync("/run/netns", { recursive: true });
+  privateTcpHashes();
   const sup = new Supervisor(spec);
   phase("namespaces", "user, mount, pid and network namespaces up");
   // The sockets exist before the first build: node agents bind the trainee socket into their root.

@@ -3,30 +3,45 @@
  * edit from "kube_network": swapped letters are the most common typo in hand-written variable names.
  */
 export function editDistance(a: string, b: string): number {
+  return boundedDistance(a, b, Infinity);
+}
+
+// Three rows of the table (i-2, i-1, i) are all the recurrence reads, reused from call to call: every
+// ignored name of an inventory is compared with every kubespray variable on the way to a ready sandbox.
+let rows = [new Uint32Array(64), new Uint32Array(64), new Uint32Array(64)] as const;
+
+/**
+ * editDistance(a, b) when it is at most `limit`, else some number above `limit`: it stops once a whole
+ * row of the table exceeds the limit (a row's minimum never decreases further down).
+ */
+function boundedDistance(a: string, b: string, limit: number): number {
   const cols = b.length + 1;
-  // Three rows of the table (i-2, i-1, i) are all the recurrence reads: every name of an inventory is
-  // compared with every kubespray variable on the way to a ready sandbox, so no table per comparison.
-  let before = new Uint32Array(cols);
-  let prev = new Uint32Array(cols);
-  let cur = new Uint32Array(cols);
+  if (rows[0].length < cols) rows = [new Uint32Array(cols), new Uint32Array(cols), new Uint32Array(cols)];
+  let [before, prev, cur] = rows;
   for (let j = 0; j < cols; j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {
     cur[0] = i;
+    let rowMin = i;
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let best = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, before[j - 2]! + 1);
       cur[j] = best;
+      if (best < rowMin) rowMin = best;
     }
+    // A transposition reads two rows back, so the row before must be over the limit too.
+    if (rowMin > limit && i > 1 && Math.min(...prev.subarray(0, cols)) > limit) return limit + 1;
     [before, prev, cur] = [prev, cur, before];
   }
   return prev[b.length]!;
 }
 
-/** Same words in another order: `kube_node_network_prefix` for `kube_network_node_prefix`. */
-function sameWords(a: string, b: string): boolean {
-  const words = (s: string) => s.split("_").filter(Boolean).sort().join("_");
-  return a !== b && words(a) === words(b);
+/** A name's words in sorted order, kept: the candidates are kubespray's fixed list of variables. */
+const sortedWords = new Map<string, string>();
+function words(s: string): string {
+  let w = sortedWords.get(s);
+  if (w === undefined) sortedWords.set(s, (w = s.split("_").filter(Boolean).sort().join("_")));
+  return w;
 }
 
 /**
@@ -38,12 +53,14 @@ function sameWords(a: string, b: string): boolean {
  */
 export function suggest(name: string, candidates: Iterable<string>): string | undefined {
   const limit = Math.max(2, Math.floor(name.length / 6));
+  const nameWords = words(name);
   let best: { candidate: string; score: number } | undefined;
   for (const candidate of candidates) {
     if (candidate === name) continue;
     // A reordering of the same words counts as a single edit: it is clearly the same variable. Names
     // whose lengths differ by more than the limit are further apart than it: no need to compute how far.
-    const score = sameWords(name, candidate) ? 1 : Math.abs(name.length - candidate.length) > limit ? Infinity : editDistance(name, candidate);
+    const score =
+      nameWords === words(candidate) ? 1 : Math.abs(name.length - candidate.length) > limit ? Infinity : boundedDistance(name, candidate, best ? best.score : limit);
     if (score <= limit && (!best || score < best.score)) best = { candidate, score };
   }
   return best?.candidate;

@@ -6,7 +6,8 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import type { ClientRequest, IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
+import { createSecureContext, type ConnectionOptions, type SecureContext } from "node:tls";
 import path from "node:path";
 import { parse } from "yaml";
 
@@ -105,26 +106,36 @@ const IDLE_CONNECTION_MS = 30_000;
  * @example const pools = await kubeClient(adminConf).get("/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools")
  */
 export function kubeClient(kubeconfigPath: string, userAgent = "controller/v0.0.0 (linux/amd64) kubernetes/$Format"): KubeClient {
-  const agent = new HttpsAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
-  let cached: { mtimeMs: number; creds: KubeCredentials } | undefined;
-  const creds = (): KubeCredentials => {
+  // Per version of the kubeconfig: its credentials, one TLS context for all its connections (made once:
+  // Node would otherwise parse the CA, certificate and key again for every new connection), and a
+  // pool of its own, so no connection made with older credentials is reused.
+  let cached: { mtimeMs: number; creds: KubeCredentials; secureContext: SecureContext; agent: HttpsAgent } | undefined;
+  const current = () => {
     const { mtimeMs } = statSync(kubeconfigPath);
-    if (!cached || cached.mtimeMs !== mtimeMs) cached = { mtimeMs, creds: loadKubeconfig(kubeconfigPath) };
-    return cached.creds;
+    if (!cached || cached.mtimeMs !== mtimeMs) {
+      const creds = loadKubeconfig(kubeconfigPath);
+      const secureContext = createSecureContext({
+        ...(creds.ca ? { ca: creds.ca } : {}),
+        ...(creds.cert ? { cert: creds.cert } : {}),
+        ...(creds.key ? { key: creds.key } : {}),
+      });
+      cached = { mtimeMs, creds, secureContext, agent: new HttpsAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS }) };
+    }
+    return cached;
   };
   const open = (method: string, apiPath: string, headers: Record<string, string>, timeoutMs: number | undefined, onResponse: (res: IncomingMessage) => void): ClientRequest => {
-    const c = creds();
+    const { creds: c, secureContext, agent } = current();
     const url = new URL(apiPath, c.server);
-    const req = httpsRequest(url, {
+    // https passes secureContext on to tls.connect; its RequestOptions type does not list it.
+    const options: RequestOptions & Pick<ConnectionOptions, "secureContext"> = {
       agent,
       method,
       headers: { accept: "application/json", "user-agent": userAgent, ...(c.token ? { authorization: `Bearer ${c.token}` } : {}), ...headers },
-      ...(c.ca ? { ca: c.ca } : {}),
-      ...(c.cert ? { cert: c.cert } : {}),
-      ...(c.key ? { key: c.key } : {}),
+      secureContext,
       // 0 (a watch) turns the pool's idle timeout off for this request's connection
       ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
-    }, onResponse);
+    };
+    const req = httpsRequest(url, options, onResponse);
     // client-go words a client-side timeout like this; the reason reaches the denial text
     req.on("timeout", () => req.destroy(new Error(`${method[0]}${method.slice(1).toLowerCase()} "${url.href}": context deadline exceeded`)));
     return req;

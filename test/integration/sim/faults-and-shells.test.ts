@@ -50,6 +50,14 @@ describe("faults on a running sandbox", { timeout: 120_000 }, () => {
     assert.match((await driver.exec(name, "node/worker-1", ["ip", "link", "show", "eth0"])).stdout, /mtu 1500/);
   });
 
+  it("every node and pod has a TCP socket table of its own, so /proc/net/tcp and ss stay fast", async () => {
+    // The host's shared table, sized by its memory, made each read of /proc/net/tcp walk it all (supervisor.ts).
+    for (const target of ["node/worker-1", ...(plan.pods[0] ? [`pod/${plan.pods[0].namespace}/${plan.pods[0].name}`] : [])]) {
+      const r = await driver.exec(name, target, ["cat", "/proc/sys/net/ipv4/tcp_ehash_entries"]);
+      assert.equal(r.stdout.trim(), "1024", `${target}: ${r.stdout}${r.stderr}`);
+    }
+  });
+
   it("a fault naming a node that does not exist is refused with the list of nodes", async () => {
     await assert.rejects(driver.control(name, { op: "fault-apply", fault: { kind: "mtu", node: "worker-9", mtu: 1400 } }), /worker-9.*(cp-1|worker-1)/s);
     await assert.rejects(driver.control(name, { op: "fault-revert", index: 7 }), /no fault #7/);

@@ -5,7 +5,7 @@
  * of the kubelet, kube-proxy and Felix every 5 s (a re-list and a new handshake each time).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -60,6 +60,32 @@ describe("kubeClient connections", () => {
     const before = counts.connections;
     for (let i = 0; i < 5; i++) assert.equal((await client.get("/api/v1/pods")).status, 200);
     assert.equal(counts.connections - before, 1);
+  });
+
+  it("verifies the server against the kubeconfig's CA, and follows a rewritten kubeconfig over new connections", async () => {
+    const client = kubeClient(kubeconfig);
+    assert.equal((await client.get("/api/v1/pods")).status, 200);
+    const original = readFileSync(kubeconfig, "utf8");
+    // The same server, but a kubeconfig of another cluster: its CA did not sign the server's certificate.
+    const other = path.join(dir, "other-pki");
+    const otherCa = await createCa(other, "ca", "kubernetes");
+    const otherAdmin = await issue(other, "ca", "admin", "/O=system:masters/CN=kubernetes-admin");
+    const server = /server: (\S+)/.exec(original)![1]!;
+    const rewrite = (text: string, secondsAhead: number) => {
+      writeFileSync(kubeconfig, text);
+      const t = Date.now() / 1000 + secondsAhead;
+      utimesSync(kubeconfig, t, t);
+    };
+    try {
+      rewrite(kubeconfigYaml(server, otherCa.cert, otherAdmin), 1);
+      await assert.rejects(client.get("/api/v1/pods"), /self.signed|unable to verify|certificate/i);
+      const before = counts.connections;
+      rewrite(original, 2);
+      assert.equal((await client.get("/api/v1/pods")).status, 200);
+      assert.equal(counts.connections - before, 1, "a new connection with the restored credentials");
+    } finally {
+      rewrite(original, 3);
+    }
   });
 
   it("a watch without events stays open past Node's 5 s keep-alive timeout", { timeout: 20_000 }, async () => {
