@@ -171,7 +171,8 @@ class Supervisor {
 
     report("agents", "waiting for the API server, the node and pod shells and the workloads");
     await Promise.all([api.ready, workloads, shells]);
-    log.info("supervisor.build_timings", { generation: this.generation + 1, ms: timings });
+    const cpu = process.cpuUsage();
+    log.info("supervisor.build_timings", { generation: this.generation + 1, ms: timings, cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
     this.installKubeconfigs(plan);
     this.generation++;
     this.readyAt = new Date().toISOString();

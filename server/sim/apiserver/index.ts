@@ -62,6 +62,11 @@ export interface ApiServerOptions {
    * garbage collector): true (default) runs them all, a list only those, false none (a frozen store).
    */
   controllers?: boolean | ControllerName[];
+  /**
+   * Leave the controllers' first pass over the seeded objects to `resyncControllers()` (the sandbox's
+   * API server process: once it listens, off the way to a ready sandbox). Default: at once.
+   */
+  deferControllerResync?: boolean;
 }
 
 /** A running API server. */
@@ -120,6 +125,8 @@ export interface PreparedApiServer {
   kubeconfig(server: string): string;
   /** Listens on host:port (the address must exist by then). Rejects, stopping the controllers, if it cannot. */
   listen(): Promise<ApiServer>;
+  /** The controllers' first pass, when deferControllerResync put it off (Controllers.resync). */
+  resyncControllers(): void;
 }
 
 /**
@@ -148,7 +155,12 @@ export async function prepareApiServer(opts: ApiServerOptions): Promise<Prepared
   });
   seedFromPlan(store, opts.plan, { kubeVersion, caCert: pki.ca.cert, createdAt: opts.createdAt ?? new Date() });
   const wanted = opts.controllers ?? true;
-  const controllers = wanted === false ? undefined : startControllers(store, { log, kubeVersion, ...(Array.isArray(wanted) ? { only: wanted } : {}) });
+  const controllers = wanted === false ? undefined : startControllers(store, {
+          log,
+          kubeVersion,
+          ...(Array.isArray(wanted) ? { only: wanted } : {}),
+          ...(opts.deferControllerResync ? { deferResync: true } : {}),
+        });
 
   const watches: WatchRegistry = new Set();
   let port = opts.port;
@@ -224,7 +236,7 @@ export async function prepareApiServer(opts: ApiServerOptions): Promise<Prepared
         }),
     };
   };
-  return { store, caCert: pki.ca.cert, kubeconfig, listen };
+  return { store, caCert: pki.ca.cert, kubeconfig, listen, resyncControllers: () => controllers?.resync() };
 }
 
 export { Store } from "./store.js";

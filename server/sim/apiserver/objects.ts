@@ -114,9 +114,15 @@ export function objectKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
 
-/** RFC 3339 with second precision, the way metav1.Time marshals. */
-export function timestamp(d: Date = new Date()): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+/**
+ * RFC 3339 with second precision, the way metav1.Time marshals. Kept per second: a build stamps
+ * thousands of objects, events and conditions within the same second or two.
+ */
+let lastStamp = { second: NaN, text: "" };
+export function timestamp(d?: Date): string {
+  const second = Math.floor((d ? d.getTime() : Date.now()) / 1000);
+  if (second !== lastStamp.second) lastStamp = { second, text: new Date(second * 1000).toISOString().replace(".000Z", "Z") };
+  return lastStamp.text;
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { clone } from "../../../../server/sim/apiserver/objects.js";
+import { clone, timestamp } from "../../../../server/sim/apiserver/objects.js";
 
 describe("clone", () => {
   it("copies JSON-safe objects deeply, as structuredClone does", () => {
@@ -42,5 +42,18 @@ describe("clone", () => {
     assert.deepEqual([...copy.bytes], [1, 2]);
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: { b: 1 } });
     assert.deepEqual(clone(bare), { a: { b: 1 } });
+  });
+});
+
+describe("timestamp", () => {
+  it("is RFC 3339 with second precision, for the given time or now, across second boundaries", () => {
+    assert.equal(timestamp(new Date("2026-11-26T01:02:03.999Z")), "2026-11-26T01:02:03Z");
+    assert.equal(timestamp(new Date("2026-11-26T01:02:04.000Z")), "2026-11-26T01:02:04Z");
+    assert.equal(timestamp(new Date("2026-11-26T01:02:03.001Z")), "2026-11-26T01:02:03Z");
+    assert.equal(timestamp(new Date("1969-12-31T23:59:59.500Z")), "1969-12-31T23:59:59Z");
+    const before = Math.floor(Date.now() / 1000);
+    const now = Date.parse(timestamp()) / 1000;
+    assert.ok(now >= before && now <= Math.floor(Date.now() / 1000), String(now));
+    assert.throws(() => timestamp(new Date(Number.NaN)), RangeError);
   });
 });

@@ -6,10 +6,11 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { DEFAULT_SANS, ensurePki, issue } from "../../../../server/sim/apiserver/pki.js";
+import { DEFAULT_SANS, ensurePki, ipFamily, issue } from "../../../../server/sim/apiserver/pki.js";
 
 const temp = mkdtempSync(path.join(tmpdir(), "faultline-pki-"));
 after(() => rmSync(temp, { recursive: true, force: true }));
@@ -92,5 +93,17 @@ describe("ensurePki", () => {
     await assert.rejects(issue(dir, "ca", "nameless", "/CN=x", ["0.0.0.0"]), /needs at least one name/);
     await assert.rejects(issue(path.join(temp, "nowhere"), "ca", "x", "/CN=x"), /the CA ca in/);
     assert.equal(readFileSync(path.join(dir, "user.crt"), "utf8"), pair.cert);
+  });
+});
+
+describe("ipFamily", () => {
+  it("agrees with net.isIP on addresses, near-addresses and DNS names", () => {
+    const names = [
+      "192.168.10.10", "10.233.0.1", "127.0.0.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3", "1.2.3.4.5",
+      "01.2.3.4", "1.2.3.04", "1..3.4", "1.2.3.4.", " 1.2.3.4", "1.2.3.-4", "1e1.2.3.4", "0x1.2.3.4",
+      "::1", "fe80::1", "2001:db8::8a2e:370:7334", "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", ":::", "fe80::1%eth0",
+      "kubernetes", "kubernetes.default.svc.cluster.local", "localhost", "cp-1", "", "a:b",
+    ];
+    for (const n of names) assert.equal(ipFamily(n), isIP(n), n);
   });
 });

@@ -6,7 +6,7 @@ import { WorkQueue } from "../../../../../server/sim/apiserver/controllers/queue
 import { seedFromPlan } from "../../../../../server/sim/apiserver/seed.js";
 import { Store } from "../../../../../server/sim/apiserver/store.js";
 import { flagshipPlan } from "../fixtures.js";
-import { CREATED_AT } from "./helpers.js";
+import { CREATED_AT, deployment } from "./helpers.js";
 
 const quiet = createLogger({}, { level: "error" });
 
@@ -23,6 +23,40 @@ describe("controllers on the seeded cluster", () => {
     controllers.stop();
     assert.deepEqual(writes, []);
     assert.equal(store.resourceVersion(), before);
+  });
+
+  it("with deferResync, handle events at once but reconcile what already exists only at resync()", async () => {
+    const plan = flagshipPlan();
+    const store = new Store({ serviceCidr: plan.serviceCidr });
+    seedFromPlan(store, plan, { kubeVersion: "v1.24.6", caCert: "PEM", createdAt: CREATED_AT });
+    // What the seed did not converge: a Deployment stored without its ReplicaSet, before the controllers start.
+    store.create("deployments.apps", deployment("before", 1));
+    const controllers = startControllers(store, { log: quiet, deferResync: true });
+    store.create("deployments.apps", deployment("after", 1));
+    await controllers.settled();
+    const owned = (name: string) => store.list("replicasets.apps", { namespace: "default" }).items.filter((rs) => rs.metadata.ownerReferences?.[0]?.name === name);
+    assert.equal(owned("after").length, 1, "an event is handled before the resync");
+    assert.equal(owned("before").length, 0, "what existed waits for the resync");
+    controllers.resync();
+    await controllers.settled();
+    assert.equal(owned("before").length, 1);
+    controllers.resync(); // a second call does nothing
+    await controllers.settled();
+    assert.equal(owned("before").length, 1);
+    controllers.stop();
+  });
+
+  it("with deferResync, the garbage collector still knows the seeded owners from the start", async () => {
+    const plan = flagshipPlan();
+    const store = new Store({ serviceCidr: plan.serviceCidr });
+    seedFromPlan(store, plan, { kubeVersion: "v1.24.6", caCert: "PEM", createdAt: CREATED_AT });
+    const controllers = startControllers(store, { log: quiet, deferResync: true });
+    const owned = () => store.list("replicasets.apps", { namespace: "default" }).items.filter((rs) => rs.metadata.ownerReferences?.[0]?.name === "hello-world");
+    assert.equal(owned().length, 1, "the seed has hello-world's ReplicaSet");
+    store.delete("deployments.apps", "default", "hello-world");
+    await controllers.settled();
+    assert.equal(owned().length, 0, "deleting the owner took its ReplicaSet, without a resync");
+    controllers.stop();
   });
 
   it("seed an EndpointSlice per Service the way the controller writes them, plus the apiserver's own", () => {
