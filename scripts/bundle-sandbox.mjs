@@ -22,9 +22,10 @@
  * them only once running.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = path.join(root, "dist");
@@ -65,12 +66,38 @@ async function loadRolldown() {
   return import("rolldown");
 }
 
-/** `node --build-snapshot`: evaluates the bundle (its main only registers itself: program-main.ts) and saves the heap. */
-function buildSnapshot(file, blob) {
+/** The lab whose sandbox the programs warm up on while their snapshots are made (program-main.ts). */
+const WARMUP_LAB = "webhook-to-kernel";
+
+/**
+ * The warm-up's sample sandbox, from the compiled server in dist/: the lab's cluster and a copy of its
+ * workspace with its inventory faults injected, as the driver and the supervisor would make them.
+ * Returns the sample file's path; its folder is removed after the snapshots are made.
+ */
+async function prepareWarmup() {
+  const load = (rel) => import(pathToFileURL(path.join(dist, rel)).href);
+  const { loadLabSandboxSpec } = await load("server/labs/lab.js");
+  const { injectInventoryFaults } = await load("server/sim/faults/index.js");
+  const lab = await loadLabSandboxSpec(path.join(root, "labs", WARMUP_LAB));
+  const dir = mkdtempSync(path.join(tmpdir(), "faultline-snapshot-warmup-"));
+  cpSync(lab.workspaceDir, path.join(dir, "workspace"), { recursive: true });
+  const inventoryDir = path.join(dir, "workspace", lab.inventoryInWorkspace);
+  await injectInventoryFaults(lab.faults, inventoryDir);
+  const sample = { name: "warmup", kubespray: lab.cluster.kubespray, cluster: lab.cluster, inventoryDir, faults: lab.faults, dir };
+  const file = path.join(dir, "sample.json");
+  writeFileSync(file, JSON.stringify(sample, null, 2));
+  return file;
+}
+
+/**
+ * `node --build-snapshot`: evaluates the bundle, runs its warm-up on the sample (its main only
+ * registers itself: program-main.ts) and saves the heap.
+ */
+function buildSnapshot(file, blob, sample) {
   const r = spawnSync(process.execPath, ["--snapshot-blob", blob, "--build-snapshot", file], {
     cwd: out,
     encoding: "utf8",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", FAULTLINE_SNAPSHOT_WARMUP: sample },
     timeout: 120_000,
   });
   if (r.status !== 0) {
@@ -87,6 +114,16 @@ async function main() {
   const { rolldown } = await loadRolldown();
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
+  const sample = await prepareWarmup();
+  try {
+    await bundleAll(rolldown, sample);
+  } finally {
+    rmSync(path.dirname(sample), { recursive: true, force: true });
+  }
+}
+
+/** Bundles each program and makes its snapshot, in ENTRIES' order: the supervisor's warm-up writes the API server's input. */
+async function bundleAll(rolldown, sample) {
   const manifest = {
     generatedBy: "scripts/bundle-sandbox.mjs",
     snapshot: { node: process.version, arch: process.arch, execPath: process.execPath, dir: out },
@@ -128,7 +165,7 @@ async function main() {
       .sort();
     const blob = path.join(out, `${name}.blob`);
     const started = Date.now();
-    buildSnapshot(file, blob);
+    buildSnapshot(file, blob, sample);
     manifest.bundles[name] = { file: path.relative(dist, file), snapshot: path.relative(dist, blob), entry, inputs };
     process.stderr.write(
       `bundle-sandbox: dist/sandbox/${name}.cjs (${(chunk.code.length / 1024).toFixed(0)} KiB, ${chunk.moduleIds.length} modules), ` +

@@ -44,7 +44,7 @@ import { workloadFor } from "../../sim/workloads/select.js";
 import type { RunningWorkload } from "../../sim/workloads/types.js";
 import { boxPaths, type BoxPaths } from "./box.js";
 import { supervisorSpecSchema, type SupervisorEvent, type SupervisorSpec } from "./layout.js";
-import { runSandboxProgram } from "./program-main.js";
+import { runSandboxProgram, type WarmupSample } from "./program-main.js";
 
 const log = createLogger({ component: "supervisor" }, { json: true });
 /** Milliseconds since this process started (its events' `ms`), its start-up included. */
@@ -798,10 +798,29 @@ async function main(args: string[]): Promise<void> {
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => process.exit(0));
 }
 
+/**
+ * A build's planning on the snapshot's sample sandbox (program-main.ts), up to the network: the
+ * inventory's evaluation, the plan and the dataplane's programs. Its plan.json and vars.json, in the
+ * sample's folder, are the API server's warm-up input.
+ */
+async function warmUp(sample: WarmupSample): Promise<void> {
+  const topo = { nodes: expandNodes(sample.cluster).map((n) => n.name), pods: sample.cluster.pods.map((p) => `${p.namespace}/${p.name}`) };
+  const problems = checkFaults(sample.faults, topo);
+  if (problems.length) throw new FaultlineError(`faults: ${problems.map((p) => p.message).join("; ")}`);
+  const ev = await evaluateInventory(sample.inventoryDir, sample.kubespray, { displayRoot: sample.dir });
+  writeFileAtomic(path.join(sample.dir, "vars.json"), JSON.stringify(ev, null, 2));
+  const plan = buildPlan(sample.name, sample.cluster, ev);
+  writeFileAtomic(path.join(sample.dir, "plan.json"), JSON.stringify(plan, null, 2));
+  // The kernel programs are made (ip batches, iptables-restore input) but run nowhere.
+  const nowhere = async () => "";
+  await executePhases(renderProvisioning(plan).phases, nowhere);
+  await executeOps(dataplaneOps(sample.faults, plan), nowhere);
+}
+
 runSandboxProgram((args) => void main(args).catch((e: unknown) => {
   emit({ type: "error", message: e instanceof FaultlineError ? e.message : formatError(e), ...(e instanceof FaultlineError && e.hint ? { hint: e.hint } : {}) });
   log.error("supervisor.failed", { error: formatError(e) });
   process.exitCode = 1;
   // Exiting ends the pid namespace: the kernel removes whatever was half built.
   setTimeout(() => process.exit(1), 50);
-}));
+}), warmUp);

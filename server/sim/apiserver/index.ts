@@ -22,12 +22,12 @@ import type { Logger } from "../../log.js";
 import { release } from "../kubespray/versions.js";
 import type { ClusterPlan } from "../plan.js";
 import { Admission, type AdmissionOptions } from "./admission.js";
-import { startControllers, type ControllerName } from "./controllers/index.js";
+import { startControllers, type ControllerName, type Controllers } from "./controllers/index.js";
 import type { Duplex } from "node:stream";
 import { handleUpgrade } from "./exec.js";
 import { handle, type AuthResult, type HandlerContext } from "./handler.js";
 import { kubeconfigYaml } from "./kubeconfig.js";
-import { ensurePki } from "./pki.js";
+import { ensurePki, type Pki } from "./pki.js";
 import { namespaceDefaults, seedFromPlan } from "./seed.js";
 import { isApiError } from "./status.js";
 import { Store } from "./store.js";
@@ -129,12 +129,22 @@ export interface PreparedApiServer {
   resyncControllers(): void;
 }
 
+/** What the API server holds besides its HTTPS server: certificates, the seeded store, the controllers. */
+export interface ClusterState {
+  log: Logger;
+  pki: Pki;
+  kubeVersion: string;
+  store: Store;
+  controllers: Controllers | undefined;
+}
+
 /**
- * Everything of startApiServer but listening: the sandbox's API server process does this while the
- * supervisor is still programming the network, and listens once the control plane's address is up.
+ * The API server's state without its HTTPS server, which the sandbox's startup snapshot cannot hold
+ * (its warm-up runs this: main.ts).
  */
-export async function prepareApiServer(opts: ApiServerOptions): Promise<PreparedApiServer> {
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new FaultlineError(`api server port ${opts.port} is not a port number`);
+export async function prepareClusterState(
+  opts: Pick<ApiServerOptions, "host" | "extraSANs" | "certDir" | "plan" | "log" | "kubeVersion" | "createdAt" | "controllers" | "deferControllerResync">,
+): Promise<ClusterState> {
   const log = opts.log.child({ component: "apiserver", sandbox: opts.plan.sandbox });
   const sans = [opts.host, ...(opts.extraSANs ?? [])];
   const pki = await ensurePki(opts.certDir, sans);
@@ -155,12 +165,25 @@ export async function prepareApiServer(opts: ApiServerOptions): Promise<Prepared
   });
   seedFromPlan(store, opts.plan, { kubeVersion, caCert: pki.ca.cert, createdAt: opts.createdAt ?? new Date() });
   const wanted = opts.controllers ?? true;
-  const controllers = wanted === false ? undefined : startControllers(store, {
+  const controllers =
+    wanted === false
+      ? undefined
+      : startControllers(store, {
           log,
           kubeVersion,
           ...(Array.isArray(wanted) ? { only: wanted } : {}),
           ...(opts.deferControllerResync ? { deferResync: true } : {}),
         });
+  return { log, pki, kubeVersion, store, controllers };
+}
+
+/**
+ * Everything of startApiServer but listening: the sandbox's API server process does this while the
+ * supervisor is still programming the network, and listens once the control plane's address is up.
+ */
+export async function prepareApiServer(opts: ApiServerOptions): Promise<PreparedApiServer> {
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new FaultlineError(`api server port ${opts.port} is not a port number`);
+  const { log, pki, kubeVersion, store, controllers } = await prepareClusterState(opts);
 
   const watches: WatchRegistry = new Set();
   let port = opts.port;
@@ -236,7 +259,13 @@ export async function prepareApiServer(opts: ApiServerOptions): Promise<Prepared
         }),
     };
   };
-  return { store, caCert: pki.ca.cert, kubeconfig, listen, resyncControllers: () => controllers?.resync() };
+  return {
+    store,
+    caCert: pki.ca.cert,
+    kubeconfig,
+    listen,
+    resyncControllers: () => controllers?.resync(),
+  };
 }
 
 export { Store } from "./store.js";

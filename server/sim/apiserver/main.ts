@@ -18,12 +18,13 @@ import { FaultlineError, formatError } from "../../errors.js";
 import { createLogger } from "../../log.js";
 import type { InventoryEvaluation } from "../kubespray/evaluate.js";
 import type { ClusterPlan } from "../plan.js";
-import { prepareApiServer } from "./index.js";
+import { prepareApiServer, prepareClusterState } from "./index.js";
+import { kubeconfigYaml } from "./kubeconfig.js";
 import { boxPaths, type BoxPaths } from "../../sandboxes/sim/box.js";
 import type { KObject } from "./objects.js";
 import { metallbWebhookObjects } from "../workloads/metallb-objects.js";
 import { workloadFor } from "../workloads/select.js";
-import { runSandboxProgram } from "../../sandboxes/sim/program-main.js";
+import { runSandboxProgram, type WarmupSample } from "../../sandboxes/sim/program-main.js";
 
 /**
  * The supervisor's lines on stdin: `plan` once plan.json and vars.json exist, `listen` once the control
@@ -142,10 +143,38 @@ async function main(args: string[]): Promise<void> {
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => void api.close().then(() => process.exit(0)));
 }
 
-runSandboxProgram((args) =>
-  void main(args).catch((e: unknown) => {
-    log.error("apiserver.failed", { error: formatError(e) });
-    process.stdout.write(JSON.stringify({ ready: false, error: e instanceof Error ? e.message : String(e) }) + "\n");
-    process.exit(1);
-  }),
+/**
+ * main's work up to listening but the HTTPS server (a snapshot cannot hold node:https), on the
+ * snapshot's sample sandbox (program-main.ts), in its folder: the supervisor's warm-up wrote its
+ * plan.json and vars.json.
+ */
+async function warmUp(sample: WarmupSample): Promise<void> {
+  const plan = JSON.parse(readFileSync(path.join(sample.dir, "plan.json"), "utf8")) as ClusterPlan;
+  const vars = JSON.parse(readFileSync(path.join(sample.dir, "vars.json"), "utf8")) as InventoryEvaluation;
+  const cp = plan.nodes.find((n) => n.role === "control-plane")!;
+  const kubeVersion = vars.vars.kube_version?.value;
+  const state = await prepareClusterState({
+    host: cp.address,
+    plan,
+    certDir: path.join(sample.dir, "pki"),
+    log: createLogger({}, { json: true, level: "error", write: () => {} }),
+    deferControllerResync: true,
+    ...(typeof kubeVersion === "string" ? { kubeVersion } : {}),
+  });
+  for (const o of metallbWebhookObjects(state.pki.ca.cert)) state.store.create("validatingwebhookconfigurations.admissionregistration.k8s.io", o as KObject, { keepStatus: true });
+  writeStaticManifests(state.store.list("pods", { namespace: "kube-system" }).items, cp.name, path.join(sample.dir, "manifests"));
+  kubeconfigYaml(`https://${cp.address}:6443`, state.pki.ca.cert, state.pki.admin);
+  state.controllers?.resync();
+  await state.controllers?.settled();
+  state.controllers?.stop();
+}
+
+runSandboxProgram(
+  (args) =>
+    void main(args).catch((e: unknown) => {
+      log.error("apiserver.failed", { error: formatError(e) });
+      process.stdout.write(JSON.stringify({ ready: false, error: e instanceof Error ? e.message : String(e) }) + "\n");
+      process.exit(1);
+    }),
+  warmUp,
 );
