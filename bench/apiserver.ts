@@ -360,6 +360,8 @@ async function watchFanout(
     const closedMs = performance.now() - tClose;
     const closed = watchers.filter((w) => w.ended).length;
     if (closed < watchers.length) problems.push(`${watchers.length - closed} watcher(s) not closed ${DELIVERY_TIMEOUT_MS / 1000} s after being stopped`);
+    // The creates' kept-alive connection is this client's, not the watchers': it goes too.
+    client.closeIdle();
     // The server side lets go of a connection a little after the client: wait for its sockets to go.
     let after = connections(meta);
     for (const end = Date.now() + 5000; (after.fds > before.fds || after.relays > before.relays) && Date.now() < end; ) {

@@ -85,6 +85,8 @@ export interface KubeClient {
    * `onEnd` once when the stream ends for any reason (the error, if any). Returns a function that aborts it.
    */
   stream(apiPath: string, onLine: (line: string) => void, onEnd: (err?: Error) => void): () => void;
+  /** Closes the pool's idle kept-alive connections (open requests and watches go on). */
+  closeIdle(): void;
 }
 
 /**
@@ -169,6 +171,10 @@ export function kubeClient(kubeconfigPath: string, userAgent = "controller/v0.0.
       req.end(payload);
     });
   return {
+    closeIdle() {
+      // A pool's free sockets are the idle ones; destroying them ends nothing in flight.
+      for (const sockets of Object.values(cached?.agent.freeSockets ?? {})) for (const socket of sockets ?? []) socket.destroy();
+    },
     get: (apiPath, timeoutMs = 5000) => request("GET", apiPath, undefined, { timeoutMs }),
     request,
     stream(apiPath, onLine, onEnd) {

@@ -62,6 +62,17 @@ describe("kubeClient connections", () => {
     assert.equal(counts.connections - before, 1);
   });
 
+  it("closeIdle closes the idle kept-alive connection: the next request opens a new one", async () => {
+    const client = kubeClient(kubeconfig);
+    assert.equal((await client.get("/api/v1/pods")).status, 200);
+    const before = counts.connections;
+    assert.equal((await client.get("/api/v1/pods")).status, 200);
+    assert.equal(counts.connections - before, 0, "kept alive");
+    client.closeIdle();
+    assert.equal((await client.get("/api/v1/pods")).status, 200);
+    assert.equal(counts.connections - before, 1, "a new connection after closeIdle");
+  });
+
   it("verifies the server against the kubeconfig's CA, and follows a rewritten kubeconfig over new connections", async () => {
     const client = kubeClient(kubeconfig);
     assert.equal((await client.get("/api/v1/pods")).status, 200);

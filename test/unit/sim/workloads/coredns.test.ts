@@ -388,7 +388,7 @@ describe("apiClusterSource", () => {
       if (r instanceof Error) throw r;
       return r ? { status: r.status, body: r.body } : { status: 404, body: { kind: "Status", message: "the server could not find the requested resource" } };
     };
-    const client: KubeClient = { get, request: (_method, p) => get(p), stream: (_p, _line, end) => (end(new Error("no watch here")), () => {}) };
+    const client: KubeClient = { get, request: (_method, p) => get(p), stream: (_p, _line, end) => (end(new Error("no watch here")), () => {}), closeIdle: () => {} };
     return { client, calls };
   }
 

@@ -16,6 +16,7 @@ function fakeClient(items: KubeObject[]) {
       return { status: 200, body: { metadata: { resourceVersion: "10" }, items } };
     },
     request: async () => ({ status: 405, body: undefined }),
+    closeIdle: () => {},
     stream: (_path, onLine) => {
       calls.watches++;
       streams.push(onLine);
