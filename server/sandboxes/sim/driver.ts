@@ -446,22 +446,31 @@ export class SimDriver {
   async down(name: string): Promise<void> {
     const p = this.paths(name);
     if (!existsSync(p.root)) throw new FaultlineError(`no sandbox named "${name}"`, "list them with `faultline sandbox ls`");
+    let relay: { pid: number; start: string | null } | null = null;
     try {
-      const relay = JSON.parse(readFileSync(p.relay, "utf8")) as { pid: number; start: string | null };
-      if (relay.start && startTime(relay.pid) === relay.start) killProcessGroup(relay.pid);
+      relay = JSON.parse(readFileSync(p.relay, "utf8")) as { pid: number; start: string | null };
     } catch {
       /* no relay yet */
     }
+    // The relay's socat lives in the sandbox's pid namespace, a child of nsenter on the host. The init
+    // goes first: the kernel kills socat, and nsenter, still alive, reaps it. Killed together, socat
+    // could outlive nsenter and be handed to the host's pid 1 as a zombie, and the init's exit waits
+    // until that one reaps it: 1 to 2 s on hosts whose pid 1 reaps lazily (this build machine's).
+    const killRelay = () => {
+      if (relay?.start && startTime(relay.pid) === relay.start) killProcessGroup(relay.pid);
+    };
     try {
       const m = this.meta(name);
       if (running(m)) {
         process.kill(m.initPid, "SIGKILL");
         await waitGone(m.initPid, m.initStart);
       }
+      killRelay();
       if (startTime(m.unsharePid)) killProcessGroup(m.unsharePid);
       await removeCgroupWhenEmpty(cgroupName(m.slot));
     } catch (e) {
       if (!(e instanceof FaultlineError)) throw e;
+      killRelay();
     }
     await fsp.rm(p.root, { recursive: true, force: true });
     // By owner, not by number: a dead sandbox's slot may have been collected and handed to another.
