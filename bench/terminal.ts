@@ -29,7 +29,7 @@
  * also on Ctrl-C.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -125,8 +125,9 @@ async function serveChild(cfg: ChildConfig): Promise<void> {
 
 class Session {
   received = 0;
-  /** Frames received (their mean size tells how well output is coalesced). */
+  /** Frames received (their mean size tells how well output is coalesced), and acknowledgements sent. */
   frames = 0;
+  acks = 0;
   /** With an xterm: the offset after the last byte it has parsed. */
   parsed = 0;
   text = "";
@@ -161,6 +162,7 @@ class Session {
       this.xterm.write(data, () => {
         this.parsed = end;
         this.socket.emit("term:ack", { terminalId: this.terminalId, upTo: end });
+        this.acks++;
         if (end === this.received) for (const w of this.waiters.splice(0)) w();
       });
       // Only the tail is looked at (for the prompt and markers): decode no more of the frame than that.
@@ -168,6 +170,7 @@ class Session {
     } else {
       this.text = (this.text + Buffer.from(data.subarray(-65536)).toString("utf8")).slice(-65536);
       this.socket.emit("term:ack", { terminalId: this.terminalId, upTo: end });
+      this.acks++;
     }
     for (const w of this.waiters.splice(0)) w();
   }
@@ -436,16 +439,37 @@ async function main(): Promise<void> {
     s0.xterm = new HeadlessTerminal({ cols: 120, rows: 40, scrollback: 1000, allowProposedApi: true });
     const throughput: number[] = [];
     // Where the CPU goes while output streams: the server, and this process (socket.io client + xterm).
+    // And the PTY chain: the sandbox's processes (`script`, bash, and through bash's waited-for
+    // children `cat`), and the host's kernel workers, which move bytes between a PTY's two sides.
     const catWatch = watchServer();
-    const serverCpu0 = cpuMs(serverPid);
+    const serverCpu0 = cpuTimes(serverPid);
     const ownCpu0 = process.cpuUsage();
+    const chain0 = new Map(ours().map((pid) => [pid, cpuTimes(pid)]));
+    const kworkers0 = kworkerCpuMs();
     const bytes0 = s0.received;
     const frames0 = s0.frames;
+    const acks0 = s0.acks;
     for (let run = 0; run < Number(values["cat-runs"]); run++) throughput.push(await cat(s0));
     const streamedMB = (s0.received - bytes0) / 1e6;
     const meanFrameKiB = (s0.received - bytes0) / 1024 / (s0.frames - frames0);
     const own = process.cpuUsage(ownCpu0);
-    const cpuPerMB = { server: (cpuMs(serverPid) - serverCpu0) / streamedMB, client: (own.user + own.system) / 1000 / streamedMB };
+    const serverCpu = cpuTimes(serverPid);
+    let chainMs = 0;
+    for (const [pid, before] of chain0) {
+      const after = cpuTimes(pid);
+      // A process that exited meanwhile reads as zero; its pid is not reused within a run.
+      if (after.totalMs >= before.totalMs) chainMs += after.totalMs + after.childrenMs - before.totalMs - before.childrenMs;
+    }
+    const perMB = (ms: number) => ms / streamedMB;
+    const cpuPerMB = {
+      server: perMB(serverCpu.totalMs - serverCpu0.totalMs),
+      client: perMB((own.user + own.system) / 1000),
+      serverUserSys: [perMB(serverCpu.userMs - serverCpu0.userMs), perMB(serverCpu.sysMs - serverCpu0.sysMs)],
+      clientUserSys: [perMB(own.user / 1000), perMB(own.system / 1000)],
+      ptyChain: perMB(chainMs),
+      kernelWorkers: perMB(kworkerCpuSince(kworkers0)),
+    };
+    const acksPerMB = (s0.acks - acks0) / streamedMB;
     const serverCat = await catWatch();
     sample("after cat");
     say(`throughput: ${throughput.map((x) => x.toFixed(1)).join(", ")} MB/s into xterm; ${raw.map((x) => x.toFixed(1)).join(", ")} MB/s acknowledged on arrival`);
@@ -475,7 +499,7 @@ async function main(): Promise<void> {
       sandboxes,
       echo: { n: echo.length, p50: percentile(echo, 0.5), p99: percentile(echo, 0.99), max: Math.max(...echo), ...echoCpu },
       machine: { cores: availableParallelism(), loadAverage1m: loadavg()[0], sandboxesIdleCpuPct },
-      throughputMBps: { runs: throughput, median: median(throughput), withoutXterm: { runs: raw, median: median(raw) }, cpuMsPerMB: cpuPerMB, meanFrameKiB },
+      throughputMBps: { runs: throughput, median: median(throughput), withoutXterm: { runs: raw, median: median(raw) }, cpuMsPerMB: cpuPerMB, meanFrameKiB, acksPerMB },
       ctrlCMs: { runs: ctrlc, median: median(ctrlc), max: Math.max(...ctrlc) },
       serverMemoryKb: memory,
       serverLoop: { echo: serverEcho, cat: serverCat, ctrlC: serverYes },
@@ -493,7 +517,9 @@ async function main(): Promise<void> {
         row("keystroke echo p99", `${result.echo.p99.toFixed(2)} ms`, `<= ${GOALS.echoP99Ms} ms`, result.echo.p99 <= GOALS.echoP99Ms),
         row(`cat ${mb} MB, acknowledged on arrival`, `${median(raw).toFixed(1)} MB/s`, "", true),
         row(`cat ${mb} MB into headless xterm (median)`, `${result.throughputMBps.median.toFixed(1)} MB/s`, `>= ${GOALS.throughputMBps} MB/s`, result.throughputMBps.median >= GOALS.throughputMBps),
-        `  CPU per MB streamed: server ${cpuPerMB.server.toFixed(1)} ms (one core would carry ${(1000 / cpuPerMB.server).toFixed(0)} MB/s), this client ${cpuPerMB.client.toFixed(1)} ms; frames of ${meanFrameKiB.toFixed(1)} KiB on average`,
+        `  CPU per MB streamed: server ${cpuPerMB.server.toFixed(1)} ms (one core would carry ${(1000 / cpuPerMB.server).toFixed(0)} MB/s), this client ${cpuPerMB.client.toFixed(1)} ms; frames of ${meanFrameKiB.toFixed(1)} KiB on average, ${acksPerMB.toFixed(1)} acks per MB`,
+        `  user + system: server ${cpuPerMB.serverUserSys.map((x) => x.toFixed(1)).join(" + ")} ms, client ${cpuPerMB.clientUserSys.map((x) => x.toFixed(1)).join(" + ")} ms; ` +
+          `PTY chain (the sandbox's processes) ${cpuPerMB.ptyChain.toFixed(1)} ms, host kernel workers ${cpuPerMB.kernelWorkers.toFixed(1)} ms (host-wide)`,
         row("Ctrl-C during yes (median)", `${result.ctrlCMs.median.toFixed(0)} ms (max ${result.ctrlCMs.max.toFixed(0)})`, `<= ${GOALS.ctrlCMs} ms`, result.ctrlCMs.median <= GOALS.ctrlCMs),
         "server main thread during each test: event-loop delay beyond its 10 ms timer, GC pauses, time runnable but not running (run queue):",
         ...Object.entries(result.serverLoop).map(([k, { loop: l, mainThread: t }]) =>
@@ -514,12 +540,42 @@ async function main(): Promise<void> {
 
 /** CPU time (user + system) of a process so far, in ms. */
 function cpuMs(pid: number): number {
+  return cpuTimes(pid).totalMs;
+}
+
+/**
+ * A process's CPU time so far, in ms (/proc/<pid>/stat, in clock ticks of 10 ms): user, system, their
+ * sum, and that of its children it has waited for (a shell's finished commands). Zeros if it is gone.
+ */
+function cpuTimes(pid: number): { userMs: number; sysMs: number; totalMs: number; childrenMs: number } {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ").map(Number);
+    const [user, sys, cuser, csys] = [f[11]! * 10, f[12]! * 10, f[13]! * 10, f[14]! * 10];
+    return { userMs: user, sysMs: sys, totalMs: user + sys, childrenMs: cuser + csys };
   } catch {
-    return 0;
+    return { userMs: 0, sysMs: 0, totalMs: 0, childrenMs: 0 };
   }
+}
+
+/** CPU time of each of the host's kernel worker threads (`kworker/...`) so far, in ms, by pid. */
+function kworkerCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/stat`, "utf8").includes("(kworker/")) out.set(Number(d), cpuTimes(Number(d)).totalMs);
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
+/** CPU the kernel workers used since `before` (host-wide, so other work counts too); workers come and go. */
+function kworkerCpuSince(before: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, now] of kworkerCpuMs()) ms += now - (before.get(pid) ?? 0);
+  return ms;
 }
 
 /** A thread's time on a CPU and time runnable but waiting for one, so far (ms; /proc/<pid>/task/<pid>/schedstat, in ns). */

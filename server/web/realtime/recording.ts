@@ -10,6 +10,7 @@
  * rec.output("$ ");
  * await rec.close();
  */
+import { isAscii } from "node:buffer";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -48,6 +49,23 @@ export interface RecordingStart {
 
 export function recordingPath(dataDir: string, attemptId: string, terminalId: string): string {
   return path.join(dataDir, "recordings", attemptId, `${terminalId}.cast`);
+}
+
+/**
+ * An event's line as JSON.stringify([at, code, text]) + "\n" writes it, made as one Buffer: the line as
+ * a string (a concatenation the stream would flatten, then encode) cost two more copies of the text,
+ * and the garbage collector's work was as large as the escaping's. `encoding` is "latin1" only when
+ * `text` is ASCII.
+ */
+function eventLine(at: number, code: string, text: string, encoding: "utf8" | "latin1"): Buffer {
+  const head = `[${at},"${code}",`;
+  const json = JSON.stringify(text);
+  const size = encoding === "latin1" ? json.length : Buffer.byteLength(json, "utf8");
+  const line = Buffer.allocUnsafe(head.length + size + 2);
+  let end = line.write(head, 0, "latin1");
+  end += line.write(json, end, encoding);
+  line.write("]\n", end, "latin1");
+  return line;
 }
 
 export class Recording {
@@ -109,9 +127,14 @@ export class Recording {
     this.bytes += data.length;
     const at = this.at();
     for (let from = 0; from < data.length; from += EVENT_MAX_BYTES) {
-      const text = this.decoder.write(data.subarray(from, from + EVENT_MAX_BYTES));
-      // The event as JSON.stringify([at, "o", text]) writes it, without building the array.
-      if (text) this.write(`[${at},"o",${JSON.stringify(text)}]\n`);
+      const chunk = data.subarray(from, from + EVENT_MAX_BYTES);
+      // Most output is ASCII (a vectorized check): its text is then its bytes, a one-byte string read
+      // as latin1 without UTF-8 decoding, and its line, ASCII too, goes to the file as latin1 (a copy,
+      // not an encoding). end() returns what the decoder held ("" nearly always: a character cut
+      // before ASCII bytes is no character, and becomes U+FFFD as the decoder would have made it).
+      const held = isAscii(chunk) ? this.decoder.end() : null;
+      const text = held === null ? this.decoder.write(chunk) : held + chunk.toString("latin1");
+      if (text) this.write(eventLine(at, "o", text, held === "" ? "latin1" : "utf8"));
     }
   }
 
@@ -120,7 +143,7 @@ export class Recording {
     this.write(JSON.stringify([this.at(), "r", `${cols}x${rows}`]) + "\n");
   }
 
-  private write(line: string): void {
+  private write(line: string | Buffer): void {
     if (!this.batch) {
       this.stream.cork();
       this.batch = setTimeout(this.release, BATCH_MS);

@@ -288,6 +288,8 @@ describe("web terminals over socket.io", { timeout: 300_000 }, () => {
     const socket = await sock(s, a);
     const view = await openTerm(socket, attemptId, "node/worker-1", { cols: 90, rows: 20 });
     await view.command("echo recorded-$((3*3))");
+    // Bulk output, ASCII and UTF-8 (the recording's two ways of writing text), past the flow-control window.
+    await view.command("seq 1 60000; seq 1 20000 | sed 's/$/ ünï \"q\" \\\\ ─/'", 60_000);
     socket.emit("term:resize", { terminalId: view.id, cols: 120, rows: 40 });
     await sleep(100);
     await ok(socket, "term:close", { terminalId: view.id });
@@ -314,6 +316,9 @@ describe("web terminals over socket.io", { timeout: 300_000 }, () => {
     }
     const output = events.filter((e) => e[1] === "o").map((e) => e[2]).join("");
     assert.match(output, /recorded-9/);
+    assert.match(output, /\r\n59999\r\n60000\r\n/);
+    assert.match(output, /\r\n20000 ünï "q" \\ ─\r\n/);
+    assert.equal(output, view.text(), "every byte the terminal sent, as the same text");
     assert.deepEqual(events.filter((e) => e[1] === "r").map((e) => e[2]), ["120x40"]);
   });
 

@@ -240,6 +240,30 @@ describe("Recording", () => {
     assert.equal(events.map((e) => e[2]).join(""), text);
   });
 
+  it("records ASCII, UTF-8 and a character cut before ASCII as the same JSON the text would give", async () => {
+    const rec = await Recording.start({ store, dataDir: dir, attemptId: "a1", terminalId: "t6", target: "node/cp-1", cols: 80, rows: 24, log });
+    const euro = Buffer.from("€");
+    const reads = [
+      Buffer.from('plain "quoted" \\ back\tslash\x7f\x00\x1b[0m\r\n'), // ASCII with everything JSON escapes, and DEL
+      Buffer.from("ünïcode ─\r\n"),
+      euro.subarray(0, 2), // a character's first bytes ...
+      Buffer.from("ascii after a cut\r\n"), // ... never completed: U+FFFD, as a decoder makes it
+      Buffer.concat([Buffer.from("x"), euro.subarray(0, 1)]),
+      euro.subarray(1), // completed by the next read: written whole
+      Buffer.from([0xff, 0x41]), // not UTF-8 at all
+    ];
+    for (const r of reads) rec.output(r);
+    await rec.close();
+    const raw = readFileSync(rec.file, "utf8");
+    const events = lines(rec.file).slice(1) as Array<[number, string, string]>;
+    assert.ok(events.every((e) => e[1] === "o"));
+    assert.equal(events.map((e) => e[2]).join(""), Buffer.concat(reads).toString("utf8"), "the text a UTF-8 decoder gives");
+    assert.equal(events[0]![2], reads[0]!.toString("latin1"));
+    assert.equal(events[2]![2], "\ufffdascii after a cut\r\n");
+    // Line by line what JSON.stringify writes.
+    for (const [i, line] of raw.split("\n").filter(Boolean).slice(1).entries()) assert.equal(line, JSON.stringify(events[i]));
+  });
+
   it("is written whole as soon as the shell ends by itself or is killed, without waiting for the batch", async () => {
     for (const [id, how] of [["t4", "exits"], ["t5", "killed"]] as const) {
       const rec = await Recording.start({ store, dataDir: dir, attemptId: "a1", terminalId: id, target: "node/cp-1", cols: 80, rows: 24, log });
