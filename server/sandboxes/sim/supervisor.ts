@@ -48,7 +48,7 @@ import { runSandboxProgram, type WarmupSample } from "./program-main.js";
 
 const log = createLogger({ component: "supervisor" }, { json: true });
 /** Milliseconds since this process started (its events' `ms`), its start-up included. */
-const sinceStart = () => Math.round(Date.now() - performance.timeOrigin);
+const sinceStart = () => Math.round(process.uptime() * 1000);
 
 /** Progress channel to the host, opened by main; closed once ready, after which the host may be gone. */
 let progress: NodeJS.WritableStream | null = null;

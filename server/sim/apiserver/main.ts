@@ -95,7 +95,7 @@ function writeStaticManifests(pods: KObject[], node: string, dir: string): void 
 
 async function main(args: string[]): Promise<void> {
   // Where its start-up goes, in ms since the process started: logged once it listens.
-  const since = () => Math.round(Date.now() - performance.timeOrigin);
+  const since = () => Math.round(process.uptime() * 1000);
   const startup: Record<string, number> = { main: since() };
   readSupervisorLines();
   const box = args[0];

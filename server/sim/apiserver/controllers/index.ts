@@ -130,6 +130,7 @@ export function startControllers(store: Store, opts: ControllerOptions): Control
   return {
     resync,
     stop() {
+      resynced = true; // a resync after stop() would queue work nobody runs
       unsubscribe();
       for (const q of queues) q.stop();
     },
