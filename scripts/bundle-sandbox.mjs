@@ -133,7 +133,7 @@ async function main() {
 async function bundleAll(rolldown, sample) {
   const manifest = {
     generatedBy: "scripts/bundle-sandbox.mjs",
-    snapshot: { node: process.version, arch: process.arch, execPath: process.execPath, dir: out },
+    snapshot: { node: process.version, arch: process.arch, dir: out },
     bundles: {},
   };
   for (const [name, entry] of Object.entries(ENTRIES)) {

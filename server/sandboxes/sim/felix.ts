@@ -5,7 +5,7 @@
  * without policies pays nothing; deleting the last one removes every `cali-` chain again.
  */
 import type { Logger } from "../../log.js";
-import { executeOps, spawnRunner, type Runner } from "../../sim/dataplane/execute.js";
+import { executeOps, type Runner } from "../../sim/dataplane/execute.js";
 import { renderNetworkPolicies, renderPolicyRemoval, type NetworkPolicy, type PolicyPod } from "../../sim/dataplane/policy.js";
 import type { ClusterPlan } from "../../sim/plan.js";
 import type { Informer, KubeObject, SharedInformers } from "../../sim/workloads/informer.js";
@@ -15,8 +15,8 @@ export interface FelixRuntime {
   /** The supervisor's informers: the pods one is the kubelet's too. */
   informers: SharedInformers;
   log: Logger;
-  /** Runs the network tools (the supervisor's launcher; spawnRunner when absent). */
-  run?: Runner;
+  /** Runs the network tools (the supervisor's launcher). */
+  run: Runner;
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }
 
@@ -24,8 +24,6 @@ type ApiPod = KubeObject & { spec?: { serviceAccountName?: string; containers?: 
 
 export class Felix {
   readonly #rt: FelixRuntime;
-  /** rt.run, else spawnRunner. */
-  readonly #run: Runner;
   #policies: Informer | null = null;
   #namespaces: Informer | null = null;
   #pods: Informer | null = null;
@@ -39,7 +37,6 @@ export class Felix {
 
   constructor(rt: FelixRuntime) {
     this.#rt = rt;
-    this.#run = rt.run ?? spawnRunner;
   }
 
   async start(): Promise<void> {
@@ -97,11 +94,11 @@ export class Felix {
       if (this.#stopped) return;
       // The kernel's own state, not a remembered one: faults and rebuilds change tables behind our back.
       const current = Object.fromEntries(
-        await Promise.all(nodes.map(async (n) => [n.name, await this.#run(["nsenter", `--net=/run/netns/${n.netns}`, "--", "iptables-save", "-t", "filter"])] as const)),
+        await Promise.all(nodes.map(async (n) => [n.name, await this.#rt.run(["nsenter", `--net=/run/netns/${n.netns}`, "--", "iptables-save", "-t", "filter"])] as const)),
       );
       const render = policies.length ? renderNetworkPolicies({ nodes, pods, namespaces, policies, current }) : renderPolicyRemoval(nodes, current);
       for (const w of render.warnings) this.#rt.log.warn("felix.policy_warning", { warning: w });
-      await executeOps(render.nodes.flatMap((n) => n.ops), this.#run);
+      await executeOps(render.nodes.flatMap((n) => n.ops), this.#rt.run);
       this.#programmed = policies.length > 0;
       this.#last = key;
     });

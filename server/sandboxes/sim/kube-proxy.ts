@@ -5,7 +5,7 @@
  * a Service whose pods are all gone REJECTs. The rules are those of the build (dataplane/render.ts).
  */
 import type { Logger } from "../../log.js";
-import { executeOps, spawnRunner, type Runner } from "../../sim/dataplane/execute.js";
+import { executeOps, type Runner } from "../../sim/dataplane/execute.js";
 import type { NetOp } from "../../sim/dataplane/ops.js";
 import { renderServices } from "../../sim/dataplane/render.js";
 import type { ClusterPlan, PlanService, PlanServicePort } from "../../sim/plan.js";
@@ -15,8 +15,8 @@ export interface KubeProxyRuntime {
   plan: ClusterPlan;
   informers: SharedInformers;
   log: Logger;
-  /** Runs the network tools (the supervisor's launcher; spawnRunner when absent). */
-  run?: Runner;
+  /** Runs the network tools (the supervisor's launcher). */
+  run: Runner;
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }
 
@@ -75,8 +75,6 @@ export function syncOps(plan: ClusterPlan, previous: PlanService[], services: Pl
 
 export class KubeProxy {
   readonly #rt: KubeProxyRuntime;
-  /** rt.run, else spawnRunner. */
-  readonly #run: Runner;
   #services: Informer | null = null;
   #endpoints: Informer | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -87,7 +85,6 @@ export class KubeProxy {
 
   constructor(rt: KubeProxyRuntime) {
     this.#rt = rt;
-    this.#run = rt.run ?? spawnRunner;
     this.#last = JSON.stringify(rt.plan.services.map((s) => [s.clusterIP, s.ports, s.endpoints]));
   }
 
@@ -132,7 +129,7 @@ export class KubeProxy {
     if (text === this.#last) return;
     await this.#rt.serial(async () => {
       if (this.#stopped) return;
-      await executeOps(syncOps(this.#rt.plan, this.#rt.plan.services, services), this.#run);
+      await executeOps(syncOps(this.#rt.plan, this.#rt.plan.services, services), this.#rt.run);
       this.#rt.plan.services = services;
       this.#last = text;
     });

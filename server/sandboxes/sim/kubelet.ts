@@ -15,7 +15,7 @@ import { FaultlineError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { nodeRoutes, planBlocks } from "../../sim/build-plan.js";
 import { calicoObjects } from "../../sim/apiserver/seed/calico.js";
-import { executeOps, executePhases, spawnRunner, type Runner } from "../../sim/dataplane/execute.js";
+import { executeOps, executePhases, type Runner } from "../../sim/dataplane/execute.js";
 import type { NetOp } from "../../sim/dataplane/ops.js";
 import { caliIfaceName, podNetnsName, renderPodAttach, renderRoute } from "../../sim/dataplane/render.js";
 import type { CalicoIpam } from "../../sim/ipam/ipam.js";
@@ -44,8 +44,8 @@ export interface KubeletRuntime {
   /** The supervisor's informers (Felix follows the same pods). */
   informers: SharedInformers;
   log: Logger;
-  /** Runs the network tools (the supervisor's launcher; spawnRunner when absent). */
-  run?: Runner;
+  /** Runs the network tools (the supervisor's launcher). */
+  run: Runner;
   /** Serialises kernel changes with builds and faults. */
   serial<T>(fn: () => Promise<T>): Promise<T>;
   /** Starts the agent (and workload) of a pod whose network exists; hostNetwork pods share their node's. */
@@ -80,8 +80,6 @@ const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 
 export class Kubelet {
   readonly #rt: KubeletRuntime;
-  /** rt.run, else spawnRunner. */
-  readonly #run: Runner;
   readonly #running = new Map<string, Running>();
   /** Per-pod chains of work, so a pod's set-up and tear-down never interleave. */
   readonly #chains = new Map<string, Promise<void>>();
@@ -98,7 +96,6 @@ export class Kubelet {
 
   constructor(rt: KubeletRuntime) {
     this.#rt = rt;
-    this.#run = rt.run ?? spawnRunner;
     this.#seedPods = [...rt.plan.pods];
     this.#seedBlocks = rt.plan.blocks;
   }
@@ -190,8 +187,8 @@ export class Kubelet {
           return e as Error;
         }
         net = { ...net, address: a.address, borrowed: a.borrowed, netns: podNetnsName(namespace, name), hostIface: caliIfaceName(namespace, name) };
-        await this.#run(["ip", "netns", "add", net.netns]);
-        await executePhases(renderPodAttach(net, node), this.#run);
+        await this.#rt.run(["ip", "netns", "add", net.netns]);
+        await executePhases(renderPodAttach(net, node), this.#rt.run);
         rt.plan.pods.push(net);
         await this.#syncRoutes();
         return net;
@@ -302,7 +299,7 @@ export class Kubelet {
     await this.#rt.serial(async () => {
       if (this.#stopped) return;
       // Deleting the namespace takes the veth (both ends) and with it the node's /32 route to the pod.
-      await this.#run(["ip", "netns", "delete", net.netns]).catch(() => {});
+      await this.#rt.run(["ip", "netns", "delete", net.netns]).catch(() => {});
       this.#rt.ipam.release(net.address);
       const plan = this.#rt.plan;
       plan.pods = plan.pods.filter((p) => !(p.namespace === net.namespace && p.name === net.name));
@@ -325,7 +322,7 @@ export class Kubelet {
     }
     plan.ipam = ipam.toJSON();
     plan.blocks = planBlocks(ipam);
-    if (ops.length) await executeOps(ops, this.#run, 4, { force: true });
+    if (ops.length) await executeOps(ops, this.#rt.run, 4, { force: true });
     this.#calicoDirty = true;
     queueMicrotask(() => void this.#syncCalicoObjects());
   }

@@ -180,9 +180,9 @@ export class Launcher {
   readonly run: Runner = async (argv, input) => {
     if (this.#dead) throw new FaultlineError(`${argv.join(" ")} was not started: ${this.#dead.message}`);
     const stem = path.join(this.dir, `run-${++this.#runs}`);
-    const files = { in: `${stem}.in`, out: `${stem}.out`, err: `${stem}.err` };
-    writeFileSync(files.in, input ?? "");
-    const job = this.start(argv, { stdinFile: files.in, stdoutFile: files.out, stderrFile: files.err });
+    const files = { out: `${stem}.out`, err: `${stem}.err`, ...(input === undefined ? {} : { in: `${stem}.in` }) };
+    if (files.in) writeFileSync(files.in, input!);
+    const job = this.start(argv, { ...(files.in ? { stdinFile: files.in } : {}), stdoutFile: files.out, stderrFile: files.err });
     const code = await job.exited;
     const read = (f: string) => {
       try {

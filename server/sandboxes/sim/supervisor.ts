@@ -112,9 +112,7 @@ class Supervisor {
 
   async build(report: (phase: string, detail?: string) => void): Promise<void> {
     const { spec } = this;
-    const topo = { nodes: expandNodes(spec.cluster).map((n) => n.name), pods: spec.cluster.pods.map((p) => `${p.namespace}/${p.name}`) };
-    const problems = checkFaults(this.faults, topo);
-    if (problems.length) throw new FaultlineError(`faults: ${problems.map((p) => p.message).join("; ")}`, "fix the lab's faults list");
+    checkLabFaults(this.faults, spec.cluster);
 
     // First build: nothing exists yet, so the control plane's namespace can be made now and the API
     // server process start loading (~0.5 s of module loading) while kubespray's evaluation, IPAM and
@@ -798,15 +796,20 @@ async function main(args: string[]): Promise<void> {
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => process.exit(0));
 }
 
+/** Throws when a fault of the lab names a node or pod its cluster does not have. */
+function checkLabFaults(faults: readonly FaultSpec[], cluster: SupervisorSpec["cluster"]): void {
+  const topo = { nodes: expandNodes(cluster).map((n) => n.name), pods: cluster.pods.map((p) => `${p.namespace}/${p.name}`) };
+  const problems = checkFaults(faults, topo);
+  if (problems.length) throw new FaultlineError(`faults: ${problems.map((p) => p.message).join("; ")}`, "fix the lab's faults list");
+}
+
 /**
  * A build's planning on the snapshot's sample sandbox (program-main.ts), up to the network: the
  * inventory's evaluation, the plan and the dataplane's programs. Its plan.json and vars.json, in the
  * sample's folder, are the API server's warm-up input.
  */
 async function warmUp(sample: WarmupSample): Promise<void> {
-  const topo = { nodes: expandNodes(sample.cluster).map((n) => n.name), pods: sample.cluster.pods.map((p) => `${p.namespace}/${p.name}`) };
-  const problems = checkFaults(sample.faults, topo);
-  if (problems.length) throw new FaultlineError(`faults: ${problems.map((p) => p.message).join("; ")}`);
+  checkLabFaults(sample.faults, sample.cluster);
   const ev = await evaluateInventory(sample.inventoryDir, sample.kubespray, { displayRoot: sample.dir });
   writeFileAtomic(path.join(sample.dir, "vars.json"), JSON.stringify(ev, null, 2));
   const plan = buildPlan(sample.name, sample.cluster, ev);

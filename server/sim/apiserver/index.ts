@@ -136,6 +136,8 @@ export interface ClusterState {
   kubeVersion: string;
   store: Store;
   controllers: Controllers | undefined;
+  /** An admin kubeconfig for a server URL, as ApiServer.kubeconfig. */
+  kubeconfig(server: string): string;
 }
 
 /**
@@ -174,7 +176,7 @@ export async function prepareClusterState(
           ...(Array.isArray(wanted) ? { only: wanted } : {}),
           ...(opts.deferControllerResync ? { deferResync: true } : {}),
         });
-  return { log, pki, kubeVersion, store, controllers };
+  return { log, pki, kubeVersion, store, controllers, kubeconfig: (url) => kubeconfigYaml(url, pki.ca.cert, pki.admin) };
 }
 
 /**
@@ -183,7 +185,7 @@ export async function prepareClusterState(
  */
 export async function prepareApiServer(opts: ApiServerOptions): Promise<PreparedApiServer> {
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new FaultlineError(`api server port ${opts.port} is not a port number`);
-  const { log, pki, kubeVersion, store, controllers } = await prepareClusterState(opts);
+  const { log, pki, kubeVersion, store, controllers, kubeconfig } = await prepareClusterState(opts);
 
   const watches: WatchRegistry = new Set();
   let port = opts.port;
@@ -224,7 +226,6 @@ export async function prepareApiServer(opts: ApiServerOptions): Promise<Prepared
   });
   server.on("tlsClientError", (err) => log.debug("apiserver.tls_error", { err }));
   server.keepAliveTimeout = 65_000;
-  const kubeconfig = (url: string) => kubeconfigYaml(url, pki.ca.cert, pki.admin);
 
   const listen = async (): Promise<ApiServer> => {
     try {

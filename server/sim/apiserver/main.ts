@@ -17,9 +17,8 @@ import path from "node:path";
 import { FaultlineError, formatError } from "../../errors.js";
 import { createLogger } from "../../log.js";
 import type { InventoryEvaluation } from "../kubespray/evaluate.js";
-import type { ClusterPlan } from "../plan.js";
-import { prepareApiServer, prepareClusterState } from "./index.js";
-import { kubeconfigYaml } from "./kubeconfig.js";
+import type { ClusterPlan, PlanNode } from "../plan.js";
+import { prepareApiServer, prepareClusterState, type PreparedApiServer } from "./index.js";
 import { boxPaths, type BoxPaths } from "../../sandboxes/sim/box.js";
 import type { KObject } from "./objects.js";
 import { metallbWebhookObjects } from "../workloads/metallb-objects.js";
@@ -93,6 +92,20 @@ function writeStaticManifests(pods: KObject[], node: string, dir: string): void 
   }
 }
 
+/**
+ * What the control-plane node holds once the API server is prepared: MetalLB's webhook configuration
+ * wherever its controller runs (the lab installed MetalLB), and in `dir` (its /etc/kubernetes) the
+ * static pod manifests and admin.conf.
+ */
+function installControlPlane(api: Pick<PreparedApiServer, "store" | "caCert" | "kubeconfig">, plan: ClusterPlan, cp: PlanNode, dir: string): void {
+  if (plan.pods.some((p) => workloadFor(p)?.workload === "metallb-webhook")) {
+    for (const o of metallbWebhookObjects(api.caCert)) api.store.create("validatingwebhookconfigurations.admissionregistration.k8s.io", o as KObject, { keepStatus: true });
+  }
+  mkdirSync(dir, { recursive: true });
+  writeStaticManifests(api.store.list("pods", { namespace: "kube-system" }).items, cp.name, path.join(dir, "manifests"));
+  writeFileSync(path.join(dir, "admin.conf"), api.kubeconfig(`https://${cp.address}:6443`), { mode: 0o600 });
+}
+
 async function main(args: string[]): Promise<void> {
   // Where its start-up goes, in ms since the process started: logged once it listens.
   const since = () => Math.round(process.uptime() * 1000);
@@ -122,14 +135,7 @@ async function main(args: string[]): Promise<void> {
     deferControllerResync: true,
     ...(typeof kubeVersion === "string" ? { kubeVersion } : {}),
   });
-  // MetalLB's webhook configuration exists wherever its controller runs (the lab installed MetalLB).
-  if (plan.pods.some((p) => workloadFor(p)?.workload === "metallb-webhook")) {
-    for (const o of metallbWebhookObjects(prepared.caCert)) prepared.store.create("validatingwebhookconfigurations.admissionregistration.k8s.io", o as KObject, { keepStatus: true });
-  }
-  const dir = paths.kubernetes(cp.name);
-  mkdirSync(dir, { recursive: true });
-  writeStaticManifests(prepared.store.list("pods", { namespace: "kube-system" }).items, cp.name, path.join(dir, "manifests"));
-  writeFileSync(path.join(dir, "admin.conf"), prepared.kubeconfig(`https://${cp.address}:6443`), { mode: 0o600 });
+  installControlPlane(prepared, plan, cp, paths.kubernetes(cp.name));
   startup.prepared = since();
   await untilLine("listen");
   startup.listen = since();
@@ -161,9 +167,7 @@ async function warmUp(sample: WarmupSample): Promise<void> {
     deferControllerResync: true,
     ...(typeof kubeVersion === "string" ? { kubeVersion } : {}),
   });
-  for (const o of metallbWebhookObjects(state.pki.ca.cert)) state.store.create("validatingwebhookconfigurations.admissionregistration.k8s.io", o as KObject, { keepStatus: true });
-  writeStaticManifests(state.store.list("pods", { namespace: "kube-system" }).items, cp.name, path.join(sample.dir, "manifests"));
-  kubeconfigYaml(`https://${cp.address}:6443`, state.pki.ca.cert, state.pki.admin);
+  installControlPlane({ store: state.store, caCert: state.pki.ca.cert, kubeconfig: state.kubeconfig }, plan, cp, path.join(sample.dir, "kubernetes", cp.name));
   state.controllers?.resync();
   await state.controllers?.settled();
   state.controllers?.stop();

@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import path from "node:path";
 import { FaultlineError, withContext } from "../../errors.js";
+import { isIpv4 } from "../net/cidr.js";
 
 /** The SANs kubeadm puts on the apiserver certificate besides the node's own addresses. */
 export const DEFAULT_SANS = [
@@ -43,16 +44,15 @@ export interface Pki {
   admin: KeyPair;
 }
 
+/** The names a certificate covers, deduplicated, without the empty and unspecified ones, each with its IP family (0: a DNS name). */
+function sanEntries(names: string[]): Array<{ name: string; family: 0 | 4 | 6 }> {
+  const unique = new Set(names.filter((n) => n && n !== "0.0.0.0" && n !== "::"));
+  return [...unique].map((name) => ({ name, family: ipFamily(name) }));
+}
+
 /** `subjectAltName` value in openssl's notation: IPs as IP:, names as DNS:, deduplicated. */
 export function sanList(names: string[]): string {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const n of names) {
-    if (!n || n === "0.0.0.0" || n === "::" || seen.has(n)) continue;
-    seen.add(n);
-    out.push(ipFamily(n) ? `IP:${n}` : `DNS:${n}`);
-  }
-  return out.join(",");
+  return sanEntries(names).map((e) => (e.family ? `IP:${e.name}` : `DNS:${e.name}`)).join(",");
 }
 
 /**
@@ -62,8 +62,7 @@ export function sanList(names: string[]): string {
  */
 export function ipFamily(name: string): 0 | 4 | 6 {
   if (name.includes(":")) return isIP(name) === 6 ? 6 : 0;
-  const octets = name.split(".");
-  return octets.length === 4 && octets.every((o) => /^(0|[1-9]\d{0,2})$/.test(o) && Number(o) <= 255) ? 4 : 0;
+  return isIpv4(name) ? 4 : 0;
 }
 
 function files(dir: string, name: string): { cert: string; key: string } {
@@ -167,15 +166,8 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
 }
 
 function subjectAltName(names: string[]): Buffer {
-  const seen = new Set<string>();
-  const out: Buffer[] = [];
-  for (const n of names) {
-    if (!n || n === "0.0.0.0" || n === "::" || seen.has(n)) continue;
-    seen.add(n);
-    const family = ipFamily(n);
-    // [7] iPAddress (4 or 16 bytes) and [2] dNSName (IA5String), both IMPLICIT
-    out.push(family ? tlv(0x87, ipBytes(n, family)) : tlv(0x82, Buffer.from(n, "latin1")));
-  }
+  // [7] iPAddress (4 or 16 bytes) and [2] dNSName (IA5String), both IMPLICIT
+  const out = sanEntries(names).map((e) => (e.family ? tlv(0x87, ipBytes(e.name, e.family)) : tlv(0x82, Buffer.from(e.name, "latin1"))));
   // RFC 5280 4.2.1.6: the extension, when present, names at least one.
   if (!out.length) throw new FaultlineError("a serving certificate needs at least one name or address", "pass the names it serves");
   return seq(...out);
@@ -258,15 +250,28 @@ export async function createCa(dir: string, name: string, cn: string): Promise<K
  * extended key usage serverAuth or clientAuth, the CA's key identifier and their own; one year.
  */
 export async function issue(dir: string, caName: string, name: string, subject: string, sans?: string[]): Promise<KeyPair> {
-  const ca = files(dir, caName);
-  let caCert: X509Certificate;
-  let caKey: KeyObject;
+  return issueWith(loadCa(dir, caName, () => readPair(dir, caName)), dir, name, subject, sans);
+}
+
+/** A CA ready to sign: its PEM pair, parsed. */
+interface Authority {
+  pair: KeyPair;
+  cert: X509Certificate;
+  key: KeyObject;
+}
+
+/** The CA `<caName>` of `dir`, from `pair()` (its files, or the pair just made), parsed once for every certificate it signs. */
+function loadCa(dir: string, caName: string, pair: () => KeyPair): Authority {
   try {
-    caCert = new X509Certificate(readFileSync(ca.cert));
-    caKey = createPrivateKey(readFileSync(ca.key));
+    const p = pair();
+    return { pair: p, cert: new X509Certificate(p.cert), key: createPrivateKey(p.key) };
   } catch (err) {
     throw withContext(`the CA ${caName} in ${dir}`, err);
   }
+}
+
+function issueWith(ca: Authority, dir: string, name: string, subject: string, sans?: string[]): KeyPair {
+  const { cert: caCert, key: caKey } = ca;
   const key = newKey();
   const cert = certificate({
     subject,
@@ -324,19 +329,22 @@ function storedSans(certPath: string): Set<string> | undefined {
  */
 export async function ensurePki(dir: string, sans: string[]): Promise<Pki> {
   try {
-    const ca = files(dir, "ca");
-    if (!existsSync(ca.cert) || !existsSync(ca.key)) await createCa(dir, "ca", "kubernetes");
+    const caFiles = files(dir, "ca");
+    const made = !existsSync(caFiles.cert) || !existsSync(caFiles.key) ? await createCa(dir, "ca", "kubernetes") : null;
+    // Parsed only if something is issued: a reused PKI is handed out as it is on disk.
+    let authority: Authority | undefined;
+    const ca = () => (authority ??= loadCa(dir, "ca", () => made ?? readPair(dir, "ca")));
     const wanted = sanList([...sans, ...DEFAULT_SANS]).split(",");
     const have = storedSans(files(dir, "apiserver").cert);
-    const [serving, admin] = await Promise.all([
+    const serving =
       have && wanted.every((s) => have.has(s)) && existsSync(files(dir, "apiserver").key)
         ? readPair(dir, "apiserver")
-        : issue(dir, "ca", "apiserver", "/CN=kube-apiserver", [...sans, ...DEFAULT_SANS]),
+        : issueWith(ca(), dir, "apiserver", "/CN=kube-apiserver", [...sans, ...DEFAULT_SANS]);
+    const admin =
       existsSync(files(dir, "admin").cert) && existsSync(files(dir, "admin").key)
         ? readPair(dir, "admin")
-        : issue(dir, "ca", "admin", "/O=system:masters/CN=kubernetes-admin"),
-    ]);
-    return { ca: readPair(dir, "ca"), serving, admin };
+        : issueWith(ca(), dir, "admin", "/O=system:masters/CN=kubernetes-admin");
+    return { ca: authority?.pair ?? made ?? readPair(dir, "ca"), serving, admin };
   } catch (err) {
     throw withContext(`api server certificates in ${dir}`, err);
   }

@@ -5,23 +5,10 @@
 import { z } from "zod";
 import { FaultlineError } from "../../errors.js";
 import type { NetOp } from "../dataplane/ops.js";
+import { editDistance } from "../kubespray/did-you-mean.js";
 import { formatCidr, parseCidr } from "../net/cidr.js";
 import type { ClusterPlan, PlanNode, PlanPod, RouteSpec } from "../plan.js";
 import type { SpecProblem, Topology } from "./fault.js";
-
-/** Optimal string alignment distance: Levenshtein plus adjacent swaps, the commonest typo. */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
-}
 
 /** The candidate closest to `word`, if it is close enough to be a plausible typo of it. */
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {

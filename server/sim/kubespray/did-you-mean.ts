@@ -19,6 +19,7 @@ function boundedDistance(a: string, b: string, limit: number): number {
   if (rows[0].length < cols) rows = [new Uint32Array(cols), new Uint32Array(cols), new Uint32Array(cols)];
   let [before, prev, cur] = rows;
   for (let j = 0; j < cols; j++) prev[j] = j;
+  let prevMin = 0; // row 0's
   for (let i = 1; i <= a.length; i++) {
     cur[0] = i;
     let rowMin = i;
@@ -30,17 +31,23 @@ function boundedDistance(a: string, b: string, limit: number): number {
       if (best < rowMin) rowMin = best;
     }
     // A transposition reads two rows back, so the row before must be over the limit too.
-    if (rowMin > limit && i > 1 && Math.min(...prev.subarray(0, cols)) > limit) return limit + 1;
+    if (rowMin > limit && prevMin > limit) return limit + 1;
+    prevMin = rowMin;
     [before, prev, cur] = [prev, cur, before];
   }
   return prev[b.length]!;
 }
 
-/** A name's words in sorted order, kept: the candidates are kubespray's fixed list of variables. */
-const sortedWords = new Map<string, string>();
+/** A name's words in sorted order. */
+function sortWords(s: string): string {
+  return s.split("_").filter(Boolean).sort().join("_");
+}
+
+/** sortWords of candidates, kept: they are mostly kubespray's fixed list of variables, met again for every name. */
+const candidateWords = new Map<string, string>();
 function words(s: string): string {
-  let w = sortedWords.get(s);
-  if (w === undefined) sortedWords.set(s, (w = s.split("_").filter(Boolean).sort().join("_")));
+  let w = candidateWords.get(s);
+  if (w === undefined) candidateWords.set(s, (w = sortWords(s)));
   return w;
 }
 
@@ -53,7 +60,7 @@ function words(s: string): string {
  */
 export function suggest(name: string, candidates: Iterable<string>): string | undefined {
   const limit = Math.max(2, Math.floor(name.length / 6));
-  const nameWords = words(name);
+  const nameWords = sortWords(name);
   let best: { candidate: string; score: number } | undefined;
   for (const candidate of candidates) {
     if (candidate === name) continue;

@@ -24,5 +24,8 @@ export interface ControllerContext {
 export interface Controller {
   readonly name: string;
   observe(e: StoreEvent): void;
+  /** Builds what observe() relies on from the objects already stored; called before any event. */
+  index?(): void;
+  /** Queues every existing object it manages, as an informer's first list does (Controllers.resync). */
   start(): void;
 }

@@ -95,6 +95,16 @@ export function garbageCollector(ctx: ControllerContext): Controller {
     store.update(t, { ...dep, metadata: meta });
   }
 
+  /** Every stored object with owners, by its dependent key. */
+  function eachOwned(fn: (key: string, refs: OwnerReference[]) => void): void {
+    const seen = new Set<string>();
+    for (const t of store.types.all()) {
+      if (seen.has(typeKey(t))) continue;
+      seen.add(typeKey(t));
+      for (const o of store.list(t).items) if (o.metadata.ownerReferences?.length) fn(depKey(t, o), o.metadata.ownerReferences);
+    }
+  }
+
   return {
     name: "garbagecollector",
     observe(e: StoreEvent) {
@@ -113,18 +123,11 @@ export function garbageCollector(ctx: ControllerContext): Controller {
       index(key, refs);
       if (refs?.length) queue.add(key);
     },
+    index() {
+      eachOwned((key, refs) => index(key, refs));
+    },
     start() {
-      const seen = new Set<string>();
-      for (const t of store.types.all()) {
-        if (seen.has(typeKey(t))) continue;
-        seen.add(typeKey(t));
-        for (const o of store.list(t).items) {
-          if (!o.metadata.ownerReferences?.length) continue;
-          const key = depKey(t, o);
-          index(key, o.metadata.ownerReferences);
-          queue.add(key);
-        }
-      }
+      eachOwned((key) => queue.add(key));
     },
   };
 }

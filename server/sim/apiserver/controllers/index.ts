@@ -114,16 +114,15 @@ export function startControllers(store: Store, opts: ControllerOptions): Control
       }
     }
   });
-  // The garbage collector's start indexes who owns what, which its handling of each event relies on;
-  // the others' only queue every object they manage. On a freshly seeded store that first pass finds
-  // nothing to do (see above) but costs ~50 ms of CPU: the sandbox's API server runs it once it listens.
-  const [indexing, queueing] = [controllers.filter((c) => c.name === "garbagecollector"), controllers.filter((c) => c.name !== "garbagecollector")];
-  for (const c of indexing) c.start();
+  // What events rely on (the garbage collector's index of owners) is built at once; the first pass,
+  // which queues every existing object, finds nothing to do on a freshly seeded store (see above) but
+  // costs ~50 ms of CPU: the sandbox's API server runs it once it listens.
+  for (const c of controllers) c.index?.();
   let resynced = false;
   const resync = () => {
     if (resynced) return;
     resynced = true;
-    for (const c of queueing) c.start();
+    for (const c of controllers) c.start();
   };
   if (!opts.deferResync) resync();
   log.debug("controllers.started", { controllers: controllers.map((c) => c.name), resync: resynced ? "done" : "deferred" });
