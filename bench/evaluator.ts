@@ -19,7 +19,6 @@
  *        [--warmup N] [--skip-flips] [--skip-cpu] [--json]
  * Needs what `faultline sandbox up` needs. Every sandbox is brought down at the end, also on Ctrl-C.
  */
-import { readFileSync } from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { Evaluator, type TimelineEvent, type Transition } from "../server/checks/evaluator.js";
@@ -27,7 +26,7 @@ import { objectiveSchema } from "../server/checks/schema.js";
 import { simCheckContext } from "../server/checks/sim-context.js";
 import type { CheckContext } from "../server/checks/types.js";
 import { loadLab, type Lab } from "../server/labs/lab.js";
-import { memAvailableKb, scanProcesses } from "./procs.js";
+import { memAvailableKb, procCpu, scanProcesses } from "./procs.js";
 import { BenchSession } from "./session.js";
 import { summarize, type Summary } from "./stats.js";
 
@@ -133,9 +132,8 @@ interface CpuResult {
 
 /** utime, stime, cutime, cstime of /proc/<pid>/stat, in ms. */
 function statCpu(pid: number | "self"): { own: number; reaped: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
-  return { own: ((f[11]! + f[12]!) * 1000) / 100, reaped: ((f[13]! + f[14]!) * 1000) / 100 };
+  const c = procCpu(pid);
+  return { own: c.ownMs, reaped: c.reapedMs };
 }
 
 /**

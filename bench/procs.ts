@@ -21,6 +21,18 @@ export interface ProcInfo {
   cmdline: string;
 }
 
+/**
+ * A process's CPU time so far, in ms, from /proc/<pid>/stat (clock ticks of 10 ms): user, system, and
+ * what its children it waited for used (a shell's finished commands). `text`: the stat file already
+ * read. Throws when the process is gone.
+ */
+export function procCpu(pid: number | "self", text = readFileSync(`/proc/${pid}/stat`, "utf8")): { userMs: number; sysMs: number; ownMs: number; reapedMs: number } {
+  // the fields after the command name, which may itself hold spaces and parentheses
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ").map(Number);
+  const [user, sys, cuser, csys] = [f[11]! * 10, f[12]! * 10, f[13]! * 10, f[14]! * 10];
+  return { userMs: user, sysMs: sys, ownMs: user + sys, reapedMs: cuser + csys };
+}
+
 /** One pass over /proc. Processes that exit meanwhile are skipped. */
 export function scanProcesses(): ProcInfo[] {
   const out: ProcInfo[] = [];

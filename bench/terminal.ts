@@ -44,7 +44,7 @@ import { SimDriver } from "../server/sandboxes/sim/driver.js";
 import { startServer } from "../server/web/serve.js";
 import { Client, PASSWORD } from "../test/integration/web/helpers.js";
 import { connect, type ClientSocket } from "../test/integration/web/socket.js";
-import { processMemory, scanProcesses } from "./procs.js";
+import { processMemory, procCpu, scanProcesses } from "./procs.js";
 import { median, percentile } from "./stats.js";
 
 const { Terminal: HeadlessTerminal } = xtermHeadless;
@@ -547,11 +547,10 @@ function cpuMs(pid: number): number {
  * A process's CPU time so far, in ms (/proc/<pid>/stat, in clock ticks of 10 ms): user, system, their
  * sum, and that of its children it has waited for (a shell's finished commands). Zeros if it is gone.
  */
-function cpuTimes(pid: number): { userMs: number; sysMs: number; totalMs: number; childrenMs: number } {
+function cpuTimes(pid: number, text?: string): { userMs: number; sysMs: number; totalMs: number; childrenMs: number } {
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ").map(Number);
-    const [user, sys, cuser, csys] = [f[11]! * 10, f[12]! * 10, f[13]! * 10, f[14]! * 10];
-    return { userMs: user, sysMs: sys, totalMs: user + sys, childrenMs: cuser + csys };
+    const c = procCpu(pid, text);
+    return { userMs: c.userMs, sysMs: c.sysMs, totalMs: c.ownMs, childrenMs: c.reapedMs };
   } catch {
     return { userMs: 0, sysMs: 0, totalMs: 0, childrenMs: 0 };
   }
@@ -563,7 +562,8 @@ function kworkerCpuMs(): Map<number, number> {
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      if (readFileSync(`/proc/${d}/stat`, "utf8").includes("(kworker/")) out.set(Number(d), cpuTimes(Number(d)).totalMs);
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (stat.includes("(kworker/")) out.set(Number(d), cpuTimes(Number(d), stat).totalMs);
     } catch {
       /* exited */
     }

@@ -81,7 +81,7 @@ async function testSolution(lab: Lab, solutionDir: string, opts: LabTestOptions)
     // "Could not check" says nothing about the lab: a probe's shell that started late on a busy host, an
     // API server still answering its first lists. It is asked again a few times before it counts.
     for (let again = 0; again < 3 && report.initial.some((s) => s.state === "error"); again++) {
-      await new Promise((r) => setTimeout(r, 2000));
+      await sleep(2000);
       report.initial = await evaluator.evaluateNow();
     }
     for (const o of lab.objectives) {

@@ -166,7 +166,7 @@ export class Recording {
     if (!this.closed && !this.failed && !this.truncated) {
       // A character the output ended inside of (its last bytes never came).
       const rest = this.decoder.end();
-      if (rest) this.write(`[${this.at()},"o",${JSON.stringify(rest)}]\n`);
+      if (rest) this.write(eventLine(this.at(), "o", rest, "utf8"));
     }
     this.closed ??= (async () => {
       this.release();
